@@ -1,0 +1,117 @@
+// The simulated cloud: a model of EC2 Mac dedicated hosts and mac2.metal instances in virtual
+// time, served over the real EC2 Query API on loopback (see server.ts for the control API).
+
+import { VirtualClock } from './clock.js';
+import { populateDefaultWorld } from './default-world.js';
+import { TransitionDriver } from './driver.js';
+import { FaultInjector } from './faults.js';
+import type { SimTimings } from './model.js';
+import { RequestLog } from './request-log.js';
+import { SimServer } from './server.js';
+import { SimWorld } from './world.js';
+
+export { VirtualClock, type ClockListener, type VirtualClockOptions } from './clock.js';
+export {
+  DEFAULT_HOST_AGE_S,
+  DEFAULT_LAUNCH_TEMPLATE_NAMES,
+  DEFAULT_NAME_PREFIX,
+  launchTemplateNames,
+  populateDefaultWorld,
+  type DefaultWorldOptions,
+} from './default-world.js';
+export { TransitionDriver } from './driver.js';
+export { answerEc2Request, SUPPORTED_ACTIONS, type Ec2Answer, type Ec2Request } from './ec2-api.js';
+export { Ec2ApiError } from './ec2-error.js';
+export {
+  FAULT_KINDS,
+  FaultInjector,
+  FaultSpecError,
+  type Fault,
+  type FaultKind,
+  type FaultSpec,
+} from './faults.js';
+export { globToRegExp } from './filters.js';
+export * from './model.js';
+export { SeededRandom } from './random.js';
+export { RequestLog, type RequestLogEntry } from './request-log.js';
+export { SimServer, startSimServer, type SimServerOptions } from './server.js';
+export {
+  SimScriptError,
+  SimWorld,
+  type AddHostSpec,
+  type HostPatch,
+  type InstancePatch,
+  type LaunchTemplateSpec,
+  type SimWorldOptions,
+} from './world.js';
+
+export interface StartSimCloudOptions {
+  /** 0 / undefined = pick a free port. */
+  port?: number | undefined;
+  /** Default pool size: hosts MacM1-1..n (default 10; 0 = an empty pool). */
+  hosts?: number | undefined;
+  /** The default pool's name prefix (default MacM1; the templates follow it). */
+  namePrefix?: string | undefined;
+  /** The default pool's purpose tag (default purpose=prod). */
+  purposeTagKey?: string | undefined;
+  purposeValue?: string | undefined;
+  /** Virtual seconds per real second (default 1; 0 = paused until advanced). */
+  speed?: number | undefined;
+  /** Virtual start time (default: now). */
+  startTime?: Date | undefined;
+  timings?: Partial<SimTimings> | undefined;
+  /** Seed of every random choice (default 1). */
+  seed?: number | undefined;
+  /** Apply due transitions on a real timer, so event listeners fire without requests (default true). */
+  realTimeDriver?: boolean | undefined;
+}
+
+export interface SimCloud {
+  /** `http://127.0.0.1:<port>`: the EC2 endpoint and the control API (`/_sim/...`). */
+  endpoint: string;
+  port: number;
+  world: SimWorld;
+  clock: VirtualClock;
+  requestLog: RequestLog;
+  faults: FaultInjector;
+  /** Stops the server, the driver and every timer; idempotent. */
+  close(): Promise<void>;
+}
+
+export async function startSimCloud(opts: StartSimCloudOptions = {}): Promise<SimCloud> {
+  const clock = new VirtualClock({
+    ...(opts.startTime === undefined ? {} : { start: opts.startTime }),
+    speed: opts.speed ?? 1,
+  });
+  const world = new SimWorld({ clock, timings: opts.timings, seed: opts.seed ?? 1 });
+  populateDefaultWorld(world, {
+    hosts: opts.hosts ?? 10,
+    namePrefix: opts.namePrefix,
+    purposeTagKey: opts.purposeTagKey,
+    purposeValue: opts.purposeValue,
+  });
+  const driver = opts.realTimeDriver === false ? undefined : new TransitionDriver(world, clock);
+  const requestLog = new RequestLog();
+  const faults = new FaultInjector();
+  const server = await SimServer.start({
+    world,
+    port: opts.port,
+    requestLog,
+    faults,
+    seed: opts.seed,
+    onControlChange: () => driver?.poke(),
+  });
+  driver?.start();
+  return {
+    endpoint: server.endpoint,
+    port: server.port,
+    world,
+    clock,
+    requestLog,
+    faults,
+    async close() {
+      driver?.stop();
+      await server.close();
+    },
+  };
+}

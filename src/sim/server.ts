@@ -1,0 +1,517 @@
+/*
+ * The simulated cloud's HTTP server: the EC2 Query API and the simulator's control API on one
+ * port, bound to 127.0.0.1 only (port 0 = any free port).
+ *
+ * EC2 Query API (what @aws-sdk/client-ec2 speaks): `POST /` with a form-encoded body
+ * (`Action=DescribeHosts&Version=2016-11-15&Filter.1.Name=tag:Name&Filter.1.Value.1=MacM1-*`), or
+ * `GET /?Action=...`. Answers are EC2 XML; errors are EC2 error XML with HTTP 400 (401 AuthFailure,
+ * 412 DryRunOperation, 500 InternalError, 503 RequestLimitExceeded). A request without an
+ * `Authorization` header is refused with AuthFailure; signatures are not verified. Implemented:
+ * DescribeHosts, DescribeInstances, RunInstances, CreateTags, DeleteTags, TerminateInstances,
+ * StopInstances, DescribeLaunchTemplates, DescribeLaunchTemplateVersions, AllocateHosts,
+ * ReleaseHosts; any other action is InvalidAction.
+ *
+ * Control API (JSON in and out; times are ISO-8601; unset fields are null; errors are
+ * `{"error": "..."}` with 400 bad JSON or body, 404 unknown route or resource, 405 wrong method,
+ * 409 conflict):
+ *
+ *   GET    /_sim/clock                 → {"now": ISO, "speed": x}
+ *   POST   /_sim/clock                 {"speed": x} → {"now", "speed"}   (0 pauses virtual time)
+ *   POST   /_sim/advance               {"seconds": N} → {"now": ISO}      (jumps virtual time)
+ *   GET    /_sim/state                 → {"now", "costUsd", "hosts": [...], "instances": [...],
+ *                                         "launchTemplates": [...]}
+ *          host:     {hostId, name, state, instanceType, availabilityZone, allocationTime,
+ *                     releaseTime, tags: {key: value}, instanceIds, availableCapacity, inHandOff,
+ *                     capacityOverride, next: {at, to} | null, ...}
+ *          instance: {instanceId, hostId, name, state, launchTime, publicDnsName, address, tags,
+ *                     stateTransitionReason, shutdownBehavior, sshReadyAt, next, ...}
+ *   GET    /_sim/requests[?since=SEQ]  → {"requests": [{seq, requestId, virtualTime, realTime, action,
+ *                                         params: {"Filter.1.Name": "tag:Name", ...}, status,
+ *                                         errorCode?, errorMessage?, faults, durationMs}]}
+ *   DELETE /_sim/requests              → {"cleared": n}
+ *   GET    /_sim/faults                → {"faults": [{id, action, kind, value, remaining, hits}]}
+ *   POST   /_sim/faults                {"action": "RunInstances" | "*", "kind": "throttle" | "5xx" |
+ *                                       "capacity" | "latencyMs", "value"?: ..., "count"?: n}
+ *                                       → the fault (201). Each matching request uses one count
+ *                                       (no count = until cleared). value: latencyMs = real ms to
+ *                                       delay; capacity = host id or Name tag to target (action
+ *                                       "AllocateHosts": InsufficientHostCapacity); 5xx = "after"
+ *                                       to apply the action and lose only the answer
+ *   DELETE /_sim/faults                → {"cleared": n}
+ *   DELETE /_sim/faults/<id>           → {"removed": true}
+ *   POST   /_sim/hosts                 {name?, tags?, state?, availabilityZone?, instanceType?,
+ *                                       allocationTime?, hostId?} or an array of them
+ *                                       → {"hosts": [...]} (201; allocationTime defaults to now)
+ *   GET    /_sim/hosts/<hostId|Name>   → the host
+ *   POST   /_sim/hosts/<hostId|Name>   {state?, hold?, tags?, removeTags?, availableCapacity?}
+ *                                       → the host. state: enter it now (the model continues from
+ *                                       there unless hold); availableCapacity: an integer that
+ *                                       replaces the computed capacity, null to stop replacing it
+ *   GET    /_sim/instances/<id|Name>   → the instance
+ *   POST   /_sim/instances/<id|Name>   {state?, hold?, tags?, removeTags?, sshReadyAt?}
+ *                                       → the instance. state: as if that transition just happened
+ *                                       (terminated frees the host, which hands off and scrubs)
+ *   POST   /_sim/instances/<id|Name>/shutdown
+ *                                       → the instance after an on-instance `shutdown -h now`
+ *                                       (follows its InstanceInitiatedShutdownBehavior)
+ *   GET    /_sim/launch-templates      → {"launchTemplates": [...]}
+ *   POST   /_sim/launch-templates      {name, description?, tags?, data?: {imageId?, instanceType?,
+ *                                       keyName?, instanceInitiatedShutdownBehavior?,
+ *                                       metadataOptions?, tagSpecifications?}} → the template
+ *                                       (a new default version when the name exists)
+ */
+
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import { answerEc2Request } from './ec2-api.js';
+import { FAULT_KINDS, FaultInjector, FaultSpecError } from './faults.js';
+import { HOST_STATES, INSTANCE_STATES } from './model.js';
+import { parseQuery } from './query.js';
+import { SeededRandom } from './random.js';
+import { RequestLog } from './request-log.js';
+import { SimScriptError, type SimWorld } from './world.js';
+
+export interface SimServerOptions {
+  world: SimWorld;
+  /** Default 0: pick a free port. */
+  port?: number | undefined;
+  requestLog?: RequestLog | undefined;
+  faults?: FaultInjector | undefined;
+  /** Seed for request ids (default 1). */
+  seed?: number | undefined;
+  /** Called after every control-API change (the driver re-arms its timer). */
+  onControlChange?: (() => void) | undefined;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export class SimServer {
+  readonly world: SimWorld;
+  readonly requestLog: RequestLog;
+  readonly faults: FaultInjector;
+  readonly #server: Server;
+  readonly #requestIds: SeededRandom;
+  readonly #onControlChange: () => void;
+  readonly #delays = new Map<NodeJS.Timeout, () => void>();
+  #port = 0;
+  #closed = false;
+
+  private constructor(options: SimServerOptions) {
+    this.world = options.world;
+    this.requestLog = options.requestLog ?? new RequestLog();
+    this.faults = options.faults ?? new FaultInjector();
+    this.#requestIds = new SeededRandom((options.seed ?? 1) ^ 0x5eed);
+    this.#onControlChange = options.onControlChange ?? (() => undefined);
+    this.#server = createServer((req, res) => {
+      this.#handle(req, res).catch((error: unknown) => {
+        if (res.headersSent) res.destroy();
+        else if (error instanceof HttpError) sendJson(res, error.status, { error: error.message });
+        else sendJson(res, 500, { error: `simulator failure: ${String(error)}` });
+      });
+    });
+  }
+
+  static async start(options: SimServerOptions): Promise<SimServer> {
+    const server = new SimServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.#server.once('error', reject);
+      server.#server.listen(options.port ?? 0, '127.0.0.1', () => {
+        server.#server.off('error', reject);
+        resolve();
+      });
+    });
+    server.#port = (server.#server.address() as AddressInfo).port;
+    return server;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  get endpoint(): string {
+    return `http://127.0.0.1:${this.#port}`;
+  }
+
+  /** Stops listening, drops open connections and cancels injected delays. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const [timer, finish] of this.#delays) {
+      clearTimeout(timer);
+      finish();
+    }
+    this.#delays.clear();
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    this.#server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://127.0.0.1');
+    if (url.pathname === '/_sim' || url.pathname.startsWith('/_sim/')) {
+      await this.#control(req, res, url);
+    } else {
+      await this.#ec2(req, res, url);
+    }
+  }
+
+  // ---------------------------------------------------------------- EC2
+
+  async #ec2(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const seq = this.requestLog.nextSeq();
+    const startedMs = performance.now();
+    const realTime = new Date().toISOString();
+    const virtualTime = this.world.clock.now().toISOString();
+    const requestId = this.#requestIds.uuid();
+    const body = await readBody(req);
+    const params = parseQuery(url.search.slice(1));
+    for (const [key, value] of parseQuery(body)) params.set(key, value);
+    const action = params.get('Action');
+
+    const latencyMs = action === undefined ? 0 : this.faults.takeLatencyMs(action);
+    if (latencyMs > 0) await this.#delay(latencyMs);
+    if (this.#closed) {
+      res.destroy();
+      return;
+    }
+
+    const authenticated = req.headers.authorization !== undefined || params.has('X-Amz-Credential');
+    const answer = answerEc2Request(this.world, this.faults, { params, authenticated, requestId });
+    const faults = latencyMs > 0 ? [`latencyMs:${latencyMs}`, ...answer.faults] : answer.faults;
+    res.writeHead(answer.status, {
+      'content-type': 'text/xml;charset=UTF-8',
+      'x-amzn-requestid': requestId,
+      'content-length': Buffer.byteLength(answer.body),
+    });
+    res.end(answer.body);
+    this.requestLog.append({
+      seq,
+      requestId,
+      virtualTime,
+      realTime,
+      action: action ?? '',
+      params: Object.fromEntries(params),
+      status: answer.status,
+      ...(answer.errorCode === undefined ? {} : { errorCode: answer.errorCode }),
+      ...(answer.errorMessage === undefined ? {} : { errorMessage: answer.errorMessage }),
+      faults,
+      durationMs: Math.round(performance.now() - startedMs),
+    });
+  }
+
+  #delay(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#delays.delete(timer);
+        resolve();
+      }, ms);
+      this.#delays.set(timer, resolve);
+    });
+  }
+
+  // ---------------------------------------------------------------- control
+
+  async #control(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    try {
+      const method = req.method ?? 'GET';
+      const path = url.pathname.replace(/\/+$/, '');
+      const route = CONTROL_ROUTES.find((r) => r.pattern.test(path));
+      if (route === undefined) throw new HttpError(404, `no control route ${path}`);
+      const handler = route.methods[method];
+      if (handler === undefined) {
+        res.setHeader('allow', Object.keys(route.methods).join(', '));
+        throw new HttpError(
+          405,
+          `${method} is not allowed on ${path} (allowed: ${Object.keys(route.methods).join(', ')})`,
+        );
+      }
+      const text = await readBody(req);
+      let body: unknown = undefined;
+      if (text.trim() !== '') {
+        try {
+          body = JSON.parse(text);
+        } catch (error) {
+          throw new HttpError(400, `invalid JSON body: ${(error as Error).message}`);
+        }
+      }
+      const match = route.pattern.exec(path) as RegExpExecArray;
+      const result = handler(this, {
+        body,
+        url,
+        ref: match[1] === undefined ? '' : decodeURIComponent(match[1]),
+      });
+      if (method !== 'GET') this.#onControlChange();
+      sendJson(res, result.status ?? 200, result.json);
+    } catch (error) {
+      if (error instanceof HttpError) sendJson(res, error.status, { error: error.message });
+      else if (error instanceof SimScriptError)
+        sendJson(res, error.status, { error: error.message });
+      else if (error instanceof FaultSpecError || error instanceof RangeError) {
+        sendJson(res, 400, { error: error.message });
+      } else if (error instanceof z.ZodError) sendJson(res, 400, { error: z.prettifyError(error) });
+      else throw error;
+    }
+  }
+}
+
+export async function startSimServer(options: SimServerOptions): Promise<SimServer> {
+  return SimServer.start(options);
+}
+
+// ---------------------------------------------------------------- control routes
+
+interface ControlRequest {
+  body: unknown;
+  url: URL;
+  /** The decoded `<hostId|Name>` / `<id>` path segment, if the route has one. */
+  ref: string;
+}
+
+type ControlHandler = (
+  server: SimServer,
+  req: ControlRequest,
+) => { status?: number; json: unknown };
+
+interface ControlRoute {
+  pattern: RegExp;
+  methods: Partial<Record<string, ControlHandler>>;
+}
+
+const isoDate = z.iso.datetime({ offset: true }).transform((s) => new Date(s));
+const tagObject = z.record(z.string(), z.string());
+
+const addHostSchema = z
+  .object({
+    name: z.string().min(1).optional(),
+    tags: tagObject.optional(),
+    state: z.enum(HOST_STATES).optional(),
+    availabilityZone: z.string().min(1).optional(),
+    instanceType: z.string().min(1).optional(),
+    allocationTime: isoDate.optional(),
+    hostId: z.string().optional(),
+  })
+  .strict();
+
+const hostPatchSchema = z
+  .object({
+    state: z.enum(HOST_STATES).optional(),
+    hold: z.boolean().optional(),
+    tags: tagObject.optional(),
+    removeTags: z.array(z.string()).optional(),
+    availableCapacity: z.number().int().min(0).nullable().optional(),
+  })
+  .strict();
+
+const instancePatchSchema = z
+  .object({
+    state: z.enum(INSTANCE_STATES).optional(),
+    hold: z.boolean().optional(),
+    tags: tagObject.optional(),
+    removeTags: z.array(z.string()).optional(),
+    sshReadyAt: isoDate.nullable().optional(),
+  })
+  .strict();
+
+const faultSchema = z
+  .object({
+    action: z.string().min(1),
+    kind: z.enum(FAULT_KINDS),
+    value: z.union([z.string(), z.number()]).optional(),
+    count: z.number().int().min(1).optional(),
+  })
+  .strict();
+
+const launchTemplateSchema = z
+  .object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    tags: tagObject.optional(),
+    data: z
+      .object({
+        imageId: z.string().min(1).optional(),
+        instanceType: z.string().min(1).optional(),
+        keyName: z.string().min(1).optional(),
+        instanceInitiatedShutdownBehavior: z.enum(['stop', 'terminate']).optional(),
+        metadataOptions: z
+          .object({
+            httpTokens: z.enum(['optional', 'required']).optional(),
+            httpEndpoint: z.enum(['enabled', 'disabled']).optional(),
+            httpPutResponseHopLimit: z.number().int().min(1).max(64).optional(),
+            instanceMetadataTags: z.enum(['enabled', 'disabled']).optional(),
+          })
+          .strict()
+          .optional(),
+        tagSpecifications: z
+          .array(z.object({ resourceType: z.string().min(1), tags: tagObject }).strict())
+          .optional(),
+      })
+      .strict()
+      .optional(),
+  })
+  .strict();
+
+const CONTROL_ROUTES: readonly ControlRoute[] = [
+  {
+    pattern: /^\/_sim\/clock$/,
+    methods: {
+      GET: (s) => ({ json: clockJson(s) }),
+      POST: (s, { body }) => {
+        const { speed } = z
+          .object({ speed: z.number().min(0) })
+          .strict()
+          .parse(body);
+        s.world.sync();
+        s.world.clock.setSpeed(speed);
+        return { json: clockJson(s) };
+      },
+    },
+  },
+  {
+    pattern: /^\/_sim\/advance$/,
+    methods: {
+      POST: (s, { body }) => {
+        const { seconds } = z
+          .object({ seconds: z.number().min(0) })
+          .strict()
+          .parse(body);
+        s.world.clock.advance(seconds);
+        return { json: { now: s.world.sync() } };
+      },
+    },
+  },
+  {
+    pattern: /^\/_sim\/state$/,
+    methods: {
+      GET: (s) => ({
+        json: {
+          now: s.world.sync(),
+          costUsd: Math.round(s.world.costUsd() * 100) / 100,
+          hosts: s.world.hosts(),
+          instances: s.world.instances(),
+          launchTemplates: s.world.launchTemplates(),
+        },
+      }),
+    },
+  },
+  {
+    pattern: /^\/_sim\/requests$/,
+    methods: {
+      GET: (s, { url }) => {
+        const since = url.searchParams.get('since');
+        if (since !== null && !/^[0-9]+$/.test(since)) {
+          throw new HttpError(400, `since must be a sequence number, got '${since}'`);
+        }
+        return { json: { requests: s.requestLog.list(since === null ? 0 : Number(since)) } };
+      },
+      DELETE: (s) => ({ json: { cleared: s.requestLog.clear() } }),
+    },
+  },
+  {
+    pattern: /^\/_sim\/faults$/,
+    methods: {
+      GET: (s) => ({ json: { faults: s.faults.list() } }),
+      POST: (s, { body }) => {
+        return { status: 201, json: s.faults.add(faultSchema.parse(body)) };
+      },
+      DELETE: (s) => ({ json: { cleared: s.faults.clear() } }),
+    },
+  },
+  {
+    pattern: /^\/_sim\/faults\/([^/]+)$/,
+    methods: {
+      DELETE: (s, { ref }) => {
+        if (!/^[0-9]+$/.test(ref) || !s.faults.remove(Number(ref))) {
+          throw new HttpError(404, `no fault ${ref}`);
+        }
+        return { json: { removed: true } };
+      },
+    },
+  },
+  {
+    pattern: /^\/_sim\/hosts$/,
+    methods: {
+      POST: (s, { body }) => {
+        const specs = z.union([addHostSchema, z.array(addHostSchema).min(1)]).parse(body);
+        const hosts = (Array.isArray(specs) ? specs : [specs]).map((spec) => s.world.addHost(spec));
+        return { status: 201, json: { hosts } };
+      },
+    },
+  },
+  {
+    pattern: /^\/_sim\/hosts\/([^/]+)$/,
+    methods: {
+      GET: (s, { ref }) => ({ json: found(s.world.host(ref), `no host '${ref}'`) }),
+      POST: (s, { body, ref }) => ({
+        json: s.world.scriptHost(ref, hostPatchSchema.parse(body ?? {})),
+      }),
+    },
+  },
+  {
+    pattern: /^\/_sim\/instances\/([^/]+)$/,
+    methods: {
+      GET: (s, { ref }) => ({ json: found(s.world.instance(ref), `no instance '${ref}'`) }),
+      POST: (s, { body, ref }) => ({
+        json: s.world.scriptInstance(ref, instancePatchSchema.parse(body ?? {})),
+      }),
+    },
+  },
+  {
+    pattern: /^\/_sim\/instances\/([^/]+)\/shutdown$/,
+    methods: {
+      POST: (s, { ref }) => ({ json: s.world.shutdownFromInstance(ref) }),
+    },
+  },
+  {
+    pattern: /^\/_sim\/launch-templates$/,
+    methods: {
+      GET: (s) => ({ json: { launchTemplates: s.world.launchTemplates() } }),
+      POST: (s, { body }) => ({
+        status: 201,
+        json: s.world.putLaunchTemplate(launchTemplateSchema.parse(body)),
+      }),
+    },
+  },
+];
+
+function clockJson(s: SimServer): { now: Date; speed: number } {
+  return { now: s.world.sync(), speed: s.world.clock.speed };
+}
+
+function found<T>(value: T | undefined, message: string): T {
+  if (value === undefined) throw new HttpError(404, message);
+  return value;
+}
+
+// ---------------------------------------------------------------- HTTP helpers
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    const buffer = chunk as Buffer;
+    size += buffer.length;
+    if (size > MAX_BODY_BYTES)
+      throw new HttpError(413, `request body larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(buffer);
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** JSON with undefined members written as null, so every field is always present. */
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = `${JSON.stringify(value, (_key, v: unknown) => (v === undefined ? null : v), 2)}\n`;
+  res.writeHead(status, {
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(body),
+  });
+  res.end(body);
+}
