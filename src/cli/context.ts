@@ -1,0 +1,181 @@
+// The composition root: turns global options into config, logger, clock and adapters, once per run.
+// Commands ask for what they need; no module-level clients.
+import { homedir } from 'node:os';
+import { AwsEc2, resolveRegion } from '../pw-lib/adapters/aws-ec2.js';
+import { SimClock, SystemClock } from '../pw-lib/adapters/clock.js';
+import { FileLock, LOCK_FILE } from '../pw-lib/adapters/lock.js';
+import { StateDir } from '../pw-lib/adapters/state-dir.js';
+import type { Config } from '../pw-lib/config/index.js';
+import { loadConfig } from '../pw-lib/config/index.js';
+import type { PoolId } from '../pw-lib/core/pool.js';
+import { parseIsoStrict, toEpochSeconds } from '../pw-lib/core/time.js';
+import { ConfigError, UsageError } from '../pw-lib/errors.js';
+import { createLogger } from '../pw-lib/log.js';
+import type { Logger } from '../pw-lib/log.js';
+import type { Clock, Output, PoolLock, StateStore } from '../pw-lib/ports.js';
+
+/** The options every command accepts (commander's optsWithGlobals()). */
+export interface GlobalOptions {
+  readonly config?: string;
+  readonly overlay?: string[];
+  readonly stateDir?: string;
+  readonly logLevel?: string;
+  readonly now?: string;
+  readonly dryRun?: boolean;
+}
+
+/** Where a command's action leaves its exit code; only main.ts sets process.exitCode. */
+export interface CommandResult {
+  exitCode: number;
+}
+
+export const stdout: Output = { line: (text) => process.stdout.write(`${text}\n`) };
+
+/** The EC2 endpoint the SDK will use from the environment, if any (AWS_ENDPOINT_URL[_EC2]). */
+export function endpointFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const v = env.AWS_ENDPOINT_URL_EC2 ?? env.AWS_ENDPOINT_URL;
+  return v === undefined || v === '' ? undefined : v;
+}
+
+export function isLoopbackEndpoint(endpoint: string | undefined): boolean {
+  if (endpoint === undefined) return false;
+  let host: string;
+  try {
+    host = new URL(endpoint).hostname;
+  } catch {
+    return false;
+  }
+  return host === 'localhost' || host === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
+export function poolOf(config: Config): PoolId {
+  return {
+    namePrefix: config.namePrefix,
+    purposeTagKey: config.purposeTagKey,
+    purposeValue: config.purposeValue,
+  };
+}
+
+export interface RunContext {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly pool: PoolId;
+  readonly store: StateStore;
+  readonly endpoint: string | undefined;
+  readonly env: NodeJS.ProcessEnv;
+  /** The clock port: waits and polls always run on it. */
+  readonly clock: Clock;
+  /** The decision instant: `--now`, else the clock's now. Epoch seconds. */
+  readonly nowS: number;
+  readonly out: Output;
+  ec2(): Promise<AwsEc2>;
+  lock(): PoolLock;
+  /** Releases clients (sockets) so the process can exit. */
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  /** Whether this run changes anything (affects the `--now` rule). */
+  readonly mutating: boolean;
+}
+
+export async function createContext(
+  globals: GlobalOptions,
+  opts: ContextOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<RunContext> {
+  const nowFlag = globals.now === undefined ? undefined : parseIsoStrict(globals.now);
+  if (globals.now !== undefined && nowFlag === undefined) {
+    throw new UsageError(
+      `--now: '${globals.now}' is not an ISO-8601 time with an offset (e.g. 2024-08-06T14:10:03Z)`,
+    );
+  }
+  const endpoint = endpointFromEnv(env);
+  if (
+    nowFlag !== undefined &&
+    opts.mutating &&
+    globals.dryRun !== true &&
+    !isLoopbackEndpoint(endpoint)
+  ) {
+    throw new UsageError(
+      '--now is accepted with --dry-run, or for a mutating run only against a loopback EC2 endpoint (the simulated cloud)',
+    );
+  }
+  const { config } = await loadConfig({
+    configPath: globals.config,
+    overlays: globals.overlay ?? [],
+    flags: { stateDir: globals.stateDir, logLevel: globals.logLevel },
+    env,
+    homeDir: homedir(),
+    uid: process.getuid?.() ?? 0,
+    cwd: process.cwd(),
+  });
+  const log = createLogger({ level: config.logLevel });
+  let clock: Clock;
+  if (config.clock === 'sim') {
+    if (endpoint === undefined) {
+      throw new ConfigError([
+        'clock: "sim" needs AWS_ENDPOINT_URL pointing at `pw-pool sim serve`',
+      ]);
+    }
+    clock = new SimClock(endpoint);
+  } else {
+    clock = new SystemClock();
+  }
+  const nowS = nowFlag ?? toEpochSeconds(await clock.now());
+  const pool = poolOf(config);
+  const store = new StateDir(config.stateDir);
+  let ec2: Promise<AwsEc2> | undefined;
+  return {
+    config,
+    log,
+    pool,
+    store,
+    endpoint,
+    env,
+    clock,
+    nowS,
+    out: stdout,
+    ec2: () => {
+      ec2 ??= (async () => {
+        const { region, source } = await resolveRegion(config.region);
+        log.info(
+          { region, regionSource: source, endpoint: endpoint ?? 'default' },
+          'AWS region resolved',
+        );
+        return new AwsEc2({
+          region,
+          endpoint,
+          maxAttempts: config.aws.maxAttempts,
+          requestTimeoutSeconds: config.aws.requestTimeoutSeconds,
+          log,
+        });
+      })();
+      return ec2;
+    },
+    lock: () =>
+      new FileLock({
+        path: store.pathOf(LOCK_FILE),
+        waitSeconds: config.cron.lockWaitSeconds,
+        log,
+      }),
+    close: async () => {
+      if (ec2 !== undefined) (await ec2).destroy();
+    },
+  };
+}
+
+/** Runs `fn` under the pool lock unless this is a dry run (which takes no lock). */
+export async function withPoolLock<T>(
+  ctx: RunContext,
+  dryRun: boolean,
+  fn: () => Promise<T>,
+): Promise<T> {
+  if (dryRun) return fn();
+  const handle = await ctx.lock().acquire();
+  try {
+    return await fn();
+  } finally {
+    await handle.release();
+  }
+}

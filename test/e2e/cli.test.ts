@@ -1,0 +1,173 @@
+// The CLI's contract at the process boundary: exit codes, usage and config errors, the lock,
+// `sim serve` with its export lines, and the demo that `npm start` runs.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, it } from 'node:test';
+import { parseDhStatus } from '../../src/pw-lib/core/dh-status.js';
+import { BIN, baseEnv, poolFixture, runCli } from '../helpers/cli.js';
+
+describe('pw-pool CLI', () => {
+  it('unknown commands and flags are usage errors (exit 2); --force must match exactly', async (t) => {
+    const f = await poolFixture(t, { hosts: 1 });
+    for (const args of [
+      ['launch-instances', '--forced'],
+      ['launch-instances', '--no-force'],
+      ['no-such-command'],
+    ]) {
+      const r = await f.run(args);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    }
+    assert.equal(f.sim.requestLog.list().length, 0, 'nothing reached EC2');
+  });
+
+  it('an invalid config prints every problem at once and exits 3', async (t) => {
+    const f = await poolFixture(t, { hosts: 1 });
+    const r = await f.run(['launch-instances'], {
+      PW_POOL_LAUNCH_STAGGER_SECONDS: 'abc',
+      PW_POOL_NAME_PREFIX: 'Mac M1',
+      PW_POOL_NO_SUCH_KNOB: '1',
+    });
+    assert.equal(r.code, 3);
+    assert.match(r.stderr, /PW_POOL_LAUNCH_STAGGER_SECONDS/);
+    assert.match(r.stderr, /namePrefix/);
+    assert.match(r.stderr, /PW_POOL_NO_SUCH_KNOB/);
+    assert.equal(f.sim.requestLog.list().length, 0);
+  });
+
+  it('--now: accepted with --dry-run anywhere, refused for a mutating run against a non-loopback endpoint', async (t) => {
+    const home = await mkdtemp(join(tmpdir(), 'pw-pool-now-'));
+    t.after(() => rm(home, { recursive: true, force: true }));
+    const env = baseEnv(home, {
+      AWS_ENDPOINT_URL: 'https://ec2.us-east-1.amazonaws.com',
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'y',
+    });
+    const r = await runCli(
+      ['--state-dir', join(home, 's'), '--now', '2024-08-06T14:00:00Z', 'launch-instances'],
+      env,
+    );
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /--now is accepted with --dry-run/);
+    const bad = await runCli(['--now', 'yesterday', 'launch-instances', '--dry-run'], env);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--now: 'yesterday' is not an ISO-8601 time/);
+  });
+
+  it('--now fixes the decision instant against the simulated cloud', async (t) => {
+    const f = await poolFixture(t, { hosts: 2 });
+    const r = await f.run(['--now', '2030-01-01T00:00:00Z', 'launch-instances', '--force']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^Operating on 2 dedicated hosts at 2030-01-01T00:00:00\+00:00$/m);
+    assert.match(
+      await readFile(join(f.stateDir, 'dh_status.txt'), 'utf8'),
+      /^# LaunchInstances\.sh run 2030-01-01T00:00:00\+00:00$/m,
+    );
+  });
+
+  it('a held pool lock makes a mutating run exit 5 with the contract message', async (t) => {
+    const f = await poolFixture(t, { hosts: 1 });
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(f.stateDir, { recursive: true });
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)']);
+    t.after(() => holder.kill());
+    const { processStartTime } = await import('../../src/pw-lib/adapters/lock.js');
+    const { hostname } = await import('node:os');
+    await writeFile(
+      join(f.stateDir, 'pw-pool.lock'),
+      JSON.stringify({
+        pid: holder.pid,
+        startTime: processStartTime(holder.pid ?? 0),
+        host: hostname(),
+      }),
+    );
+    const r = await f.run(['launch-instances'], { PW_POOL_CRON_LOCK_WAIT_SECONDS: '1' });
+    assert.equal(r.code, 5);
+    assert.ok(
+      r.stderr.includes(
+        `Could not acquire lock ${join(f.stateDir, 'pw-pool.lock')} within 1s (held by pid ${holder.pid}).`,
+      ),
+      r.stderr,
+    );
+    assert.equal(f.sim.requestLog.list().length, 0);
+    const dry = await f.run(['launch-instances', '--dry-run'], {
+      PW_POOL_CRON_LOCK_WAIT_SECONDS: '1',
+    });
+    assert.equal(dry.code, 0, 'a dry run takes no lock');
+  });
+
+  it('sim serve prints the endpoint and export lines that point pw-pool at it', async (t) => {
+    const home = await mkdtemp(join(tmpdir(), 'pw-pool-serve-'));
+    const server = spawn(
+      process.execPath,
+      [BIN, 'sim', 'serve', '--port', '0', '--hosts', '3', '--speed', '120'],
+      {
+        env: baseEnv(home),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    t.after(async () => {
+      server.kill('SIGKILL');
+      await rm(home, { recursive: true, force: true });
+    });
+    const lines = createInterface({ input: server.stdout });
+    const exports: Record<string, string> = {};
+    let endpointLine = '';
+    for await (const line of lines) {
+      if (line.startsWith('EC2 endpoint: ')) endpointLine = line;
+      const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
+      if (m?.[1] && m[2] !== undefined) exports[m[1]] = m[2];
+      if (exports.PW_POOL_CLOCK !== undefined) break;
+    }
+    assert.match(endpointLine, /^EC2 endpoint: http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(exports.AWS_ENDPOINT_URL, endpointLine.slice('EC2 endpoint: '.length));
+    assert.equal(exports.PW_POOL_CLOCK, 'sim');
+    assert.ok(exports.AWS_ACCESS_KEY_ID && exports.AWS_SECRET_ACCESS_KEY && exports.AWS_REGION);
+
+    const stateDir = join(home, 'state');
+    const r = await runCli(
+      ['--state-dir', stateDir, 'launch-instances', '--force'],
+      baseEnv(home, exports),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const dh = parseDhStatus(await readFile(join(stateDir, 'dh_status.txt'), 'utf8'));
+    assert.deepEqual(
+      dh.entries.map((e) => e.name),
+      ['MacM1-1', 'MacM1-2', 'MacM1-3'],
+    );
+    const state = (await (await fetch(`${exports.AWS_ENDPOINT_URL}/_sim/state`)).json()) as {
+      instances: { instanceId: string; state: string }[];
+    };
+    for (const e of dh.entries) {
+      assert.equal(state.instances.find((i) => i.instanceId === e.instanceId)?.state, 'running');
+    }
+    const exited = new Promise<number | null>((resolve) =>
+      server.on('exit', (code) => resolve(code)),
+    );
+    server.kill('SIGTERM');
+    assert.equal(await exited, 0);
+  });
+
+  it('the demo (npm start) fills every host of its own simulated pool', async (t) => {
+    const home = await mkdtemp(join(tmpdir(), 'pw-pool-demo-'));
+    t.after(() => rm(home, { recursive: true, force: true }));
+    // A hostile environment: the demo must ignore it and use its own loopback endpoint.
+    const env = baseEnv(home, {
+      AWS_ENDPOINT_URL: 'https://ec2.us-east-1.amazonaws.com',
+      AWS_PROFILE: 'prod',
+    });
+    const r = await runCli(['demo', '--hosts', '3', '--until-filled'], env, 120_000);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /EC2 endpoint http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(r.stdout, /^every host has an entry in dh_status\.txt$/m);
+    for (const n of [1, 2, 3])
+      assert.match(
+        r.stdout,
+        new RegExp(`^MacM1-${n} +available +i-[0-9a-f]{17} +running .*entry i-`, 'm'),
+      );
+    assert.doesNotMatch(r.stderr, /NodeVersionSupportWarning/);
+  });
+});
