@@ -88,8 +88,20 @@ console.log(
   `launch-instances benchmark: ${LATENCY_MS} ms injected latency per EC2 call, real SDK over HTTP`,
 );
 console.log('');
+const WIDTHS = [5, 20, 88, 14, 13, 18];
+const row = (cells: string[]): string =>
+  cells
+    .map((c, i) => (i === 0 || i >= 3 ? c.padStart(WIDTHS[i] ?? 0) : c.padEnd(WIDTHS[i] ?? 0)))
+    .join(' | ');
 console.log(
-  'hosts | scenario          | EC2 calls per run (by action)                                   | Describe calls | original 2+3N | wall median (runs)',
+  row([
+    'hosts',
+    'scenario',
+    'EC2 calls per run (by action)',
+    'Describe calls',
+    'original 2+3N',
+    'wall median (runs)',
+  ]),
 );
 for (const n of SIZES) {
   // Steady state: a full pool, nothing to launch (the run every 10 minutes looks like this).
@@ -104,7 +116,14 @@ for (const n of SIZES) {
     .filter(([k]) => k.startsWith('Describe'))
     .reduce((a, [, v]) => a + v, 0);
   console.log(
-    `${String(n).padStart(5)} | full pool, no launch | ${fmtCalls(sCalls).padEnd(63)} | ${String(sDescribe).padStart(14)} | ${String(2 + 3 * n).padStart(13)} | ${median(steady.map((r) => r.ms)).toFixed(0)} ms (${STEADY_RUNS})`,
+    row([
+      String(n),
+      'full pool, no launch',
+      fmtCalls(sCalls),
+      String(sDescribe),
+      String(2 + 3 * n),
+      `${median(steady.map((r) => r.ms)).toFixed(0)} ms (${STEADY_RUNS})`,
+    ]),
   );
   // Filling an empty pool with --force: N launches, then the batched running-state polls.
   const fills = [];
@@ -114,7 +133,14 @@ for (const n of SIZES) {
     .filter(([k]) => k.startsWith('Describe'))
     .reduce((a, [, v]) => a + v, 0);
   console.log(
-    `${String(n).padStart(5)} | --force fill       | ${fmtCalls(fCalls).padEnd(63)} | ${String(fDescribe).padStart(14)} | ${'-'.padStart(13)} | ${median(fills.map((r) => r.ms)).toFixed(0)} ms (${FILL_RUNS})`,
+    row([
+      String(n),
+      '--force fill',
+      fmtCalls(fCalls),
+      String(fDescribe),
+      '-',
+      `${median(fills.map((r) => r.ms)).toFixed(0)} ms (${FILL_RUNS})`,
+    ]),
   );
 }
 console.log('');

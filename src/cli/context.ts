@@ -9,7 +9,7 @@ import type { Config } from '../pw-lib/config/index.js';
 import { loadConfig } from '../pw-lib/config/index.js';
 import type { PoolId } from '../pw-lib/core/pool.js';
 import { parseIsoStrict, toEpochSeconds } from '../pw-lib/core/time.js';
-import { ConfigError, UsageError } from '../pw-lib/errors.js';
+import { ConfigError, PreconditionError, UsageError } from '../pw-lib/errors.js';
 import { createLogger } from '../pw-lib/log.js';
 import type { Logger } from '../pw-lib/log.js';
 import type { Clock, Output, PoolLock, StateStore } from '../pw-lib/ports.js';
@@ -122,7 +122,14 @@ export async function createContext(
   } else {
     clock = new SystemClock();
   }
-  const nowS = nowFlag ?? toEpochSeconds(await clock.now());
+  let nowS: number;
+  try {
+    nowS = nowFlag ?? toEpochSeconds(await clock.now());
+  } catch (error) {
+    throw new PreconditionError(`${(error as Error).message} (config clock: "sim")`, {
+      cause: error,
+    });
+  }
   const pool = poolOf(config);
   const store = new StateDir(config.stateDir);
   let ec2: Promise<AwsEc2> | undefined;

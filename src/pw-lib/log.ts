@@ -28,6 +28,8 @@ export const REDACT_PATHS = [
   '*.Authorization',
   'headers.authorization',
   'headers.Authorization',
+  '*.headers.authorization',
+  '*.headers.Authorization',
   'env.POOLTOKEN',
   'env.GITHUB_TOKEN',
   'env.AWS_SECRET_ACCESS_KEY',

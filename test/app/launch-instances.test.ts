@@ -190,6 +190,18 @@ describe('launchInstances (app, fakes)', () => {
     assert.ok(out.lines.some((l) => /^# MacM1-1 WOULD LAUNCH: RunInstances on h-/.test(l)));
   });
 
+  it('a clock that fails during the wait gives up the pending launches instead of crashing', async () => {
+    ec2.hosts = [poolHost('MacM1-1')];
+    ec2.pollsUntilRunning = Infinity;
+    clock.sleep = () => Promise.reject(new Error('Cannot read the simulated clock'));
+    const r = await run(true);
+    assert.equal(r.exitCode, 4);
+    const text = store.files.get('dh_status.txt') ?? '';
+    assert.match(text, /^# MacM1-1 INST ERROR: Running-state timeout\.$/m);
+    assert.match(text, /^# {4}aws CLI output: clock: Cannot read the simulated clock$/m);
+    assert.match(text, /^# {4}Last state 'unknown' after 0s\.$/m);
+  });
+
   it('a failed write exits 4 and reports it', async () => {
     ec2.hosts = [poolHost('MacM1-1', { state: 'pending' })];
     store.failWrites = true;

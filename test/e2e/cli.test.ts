@@ -68,6 +68,30 @@ describe('pw-pool CLI', () => {
     );
   });
 
+  it('clock "sim" without a reachable simulated cloud is a clear precondition error (exit 3)', async (t) => {
+    const home = await mkdtemp(join(tmpdir(), 'pw-pool-clock-'));
+    t.after(() => rm(home, { recursive: true, force: true }));
+    const env = baseEnv(home, {
+      AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+      AWS_ACCESS_KEY_ID: 'x',
+      AWS_SECRET_ACCESS_KEY: 'y',
+      PW_POOL_CLOCK: 'sim',
+    });
+    const r = await runCli(['--state-dir', join(home, 's'), 'launch-instances'], env);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(
+      r.stderr,
+      /Cannot read the simulated clock at http:\/\/127\.0\.0\.1:9\/_sim\/clock/,
+    );
+  });
+
+  it('sim serve on a port in use is a usage error', async (t) => {
+    const f = await poolFixture(t, { hosts: 1 });
+    const r = await runCli(['sim', 'serve', '--port', String(f.sim.port)], f.env);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, new RegExp(`port ${f.sim.port} on 127\\.0\\.0\\.1 is in use`));
+  });
+
   it('a held pool lock makes a mutating run exit 5 with the contract message', async (t) => {
     const f = await poolFixture(t, { hosts: 1 });
     const { mkdir } = await import('node:fs/promises');

@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
 import { startSimCloud } from '../../sim/index.js';
 import type { SimCloud } from '../../sim/index.js';
+import { UsageError } from '../../pw-lib/errors.js';
 import type { CommandResult } from '../context.js';
 
 export const SIM_REGION = 'us-east-1';
@@ -74,6 +75,13 @@ export function registerSim(program: Command, result: CommandResult): void {
           hosts: opts.hosts,
           speed: opts.speed,
           seed: opts.seed,
+        }).catch((error: unknown) => {
+          if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+            throw new UsageError(`sim serve: port ${opts.port} on 127.0.0.1 is in use`, {
+              cause: error,
+            });
+          }
+          throw error;
         });
         const out = process.stdout;
         out.write(`EC2 endpoint: ${cloud.endpoint}\n`);

@@ -436,7 +436,25 @@ async function waitForRunning(
   let lastError: string | undefined;
   const waiting = new Map(launches.map((l) => [l.instanceId, l]));
   while (waiting.size > 0) {
-    await deps.clock.sleep(settings.launchPollSeconds);
+    let nowMs: number;
+    try {
+      await deps.clock.sleep(settings.launchPollSeconds);
+      nowMs = (await deps.clock.now()).getTime();
+    } catch (error) {
+      // Without a clock no wait can be measured: every remaining launch gives up now.
+      const detail = `clock: ${(error as Error).message}`;
+      deps.log.error({ err: detail }, 'the clock failed while waiting for running');
+      for (const [id, launch] of waiting) {
+        results.set(id, {
+          kind: 'gave-up',
+          instance: last.get(id),
+          elapsedS: 0,
+          lastError: detail,
+        });
+        launch.log.error({ state: last.get(id)?.state ?? null }, 'Running-state timeout');
+      }
+      break;
+    }
     try {
       for (const view of await deps.ec2.describeInstancesById([...waiting.keys()])) {
         if (view.instanceId !== undefined) last.set(view.instanceId, view);
@@ -447,7 +465,6 @@ async function waitForRunning(
       const notYet = error instanceof AwsError && error.kind === 'not-found';
       deps.log[notYet ? 'debug' : 'warn']({ err: lastError }, 'polling launched instances failed');
     }
-    const nowMs = (await deps.clock.now()).getTime();
     for (const [id, launch] of waiting) {
       const view = last.get(id);
       const elapsedS = Math.floor((nowMs - launch.startedMs) / 1000);
