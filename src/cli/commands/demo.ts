@@ -166,11 +166,19 @@ async function runDemo(
     );
     out.line(`Exit: ${outcome.exitCode}`);
   };
+  // The table is refreshed every real second, also while a launch waits for `running`.
+  let showing = Promise.resolve();
+  const ticker = setInterval(() => {
+    showing = showing
+      .then(show)
+      .catch((error: unknown) => log.warn({ err: String(error) }, 'demo display failed'));
+  }, 1000);
   try {
     await launch(true);
-    await show();
     let nextLaunchMs = (await clock.now()).getTime() + config.cron.launchEverySeconds * 1000;
     for (;;) {
+      await showing;
+      await show();
       if (opts.untilFilled === true) {
         const dh = parseDhStatus((await store.read(DH_STATUS_FILE)) ?? '');
         if (dh.entries.length >= opts.hosts) {
@@ -185,9 +193,10 @@ async function runDemo(
         await launch(false);
         nextLaunchMs += config.cron.launchEverySeconds * 1000;
       }
-      await show();
     }
   } finally {
+    clearInterval(ticker);
+    await showing;
     ec2.destroy();
   }
 }
