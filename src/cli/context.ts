@@ -58,6 +58,8 @@ export function poolOf(config: Config): PoolId {
 
 export interface RunContext {
   readonly config: Config;
+  /** Dotted key → the source that set it (for messages). */
+  readonly origins: Readonly<Record<string, string>>;
   readonly log: Logger;
   readonly pool: PoolId;
   readonly store: StateStore;
@@ -101,7 +103,7 @@ export async function createContext(
       '--now is accepted with --dry-run, or for a mutating run only against a loopback EC2 endpoint (the simulated cloud)',
     );
   }
-  const { config } = await loadConfig({
+  const { config, sources } = await loadConfig({
     configPath: globals.config,
     overlays: globals.overlay ?? [],
     flags: { stateDir: globals.stateDir, logLevel: globals.logLevel },
@@ -135,6 +137,7 @@ export async function createContext(
   let ec2: Promise<AwsEc2> | undefined;
   return {
     config,
+    origins: sources.origins,
     log,
     pool,
     store,

@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 import { registerDemo } from './commands/demo.js';
 import { registerLaunchInstances } from './commands/launch-instances.js';
+import { registerSetupInstances } from './commands/setup-instances.js';
 import { registerSim } from './commands/sim.js';
 import type { CommandResult } from './context.js';
 
@@ -31,6 +32,7 @@ export function buildProgram(result: CommandResult, version: string): Command {
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
   registerLaunchInstances(program, result);
+  registerSetupInstances(program, result);
   registerSim(program, result);
   registerDemo(program, result);
   for (const cmd of program.commands) cmd.exitOverride();

@@ -1,6 +1,9 @@
 // The interfaces between the use cases (app/) and the outside world (adapters/, src/sim).
 // Ports speak the domain; no SDK type crosses them.
+import type { Logger } from 'pino';
+import type { AgentKind, AgentPatterns } from './agents/types.js';
 import type { PoolId, Tags } from './core/pool.js';
+import type { ProbeFacts } from './core/probe.js';
 
 /** A dedicated host as the pool sees it. Fields EC2 may omit stay optional (rows D1, S1). */
 export interface HostView {
@@ -62,6 +65,12 @@ export interface Ec2 {
   getLaunchTemplate(name: string): Promise<LaunchTemplateSettings>;
   /** One RunInstances on a dedicated host (§3.3 b). */
   launchOnHost(request: LaunchRequest): Promise<LaunchResult>;
+  /** Pool instances by tag (`Name=<prefix>-*`, purpose) in the given states, every page (§4.6). */
+  listPoolInstances(pool: PoolId, states: readonly string[]): Promise<InstanceView[]>;
+  /** CreateTags on one resource (instance or host). */
+  setTags(resourceId: string, tags: Tags): Promise<void>;
+  /** TerminateInstances for one instance. */
+  terminateInstance(instanceId: string): Promise<void>;
 }
 
 /** The clock port: the system clock or the simulated cloud's virtual clock. */
@@ -92,4 +101,78 @@ export interface LockHandle {
 /** Result lines and compatibility lines go to stdout through this. */
 export interface Output {
   line(text: string): void;
+}
+
+/** An instance to reach over SSH; the instance id is the host-key alias. */
+export interface RemoteTarget {
+  readonly instanceId: string;
+  readonly name: string;
+  readonly host: string;
+}
+
+/**
+ * How a remote operation failed: `tcp` (port not reachable), `ssh` (handshake, host key or auth),
+ * `lost` (transport error, timeout, incomplete reply: every fact unknown), `refused` (the remote side
+ * refused: exit 3), `failed` (the remote side failed otherwise).
+ */
+export type RemoteFailure = 'tcp' | 'ssh' | 'lost' | 'refused' | 'failed';
+
+export class RemoteError extends Error {
+  constructor(
+    readonly kind: RemoteFailure,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'RemoteError';
+  }
+}
+
+export interface ProbeRequest {
+  readonly kind: AgentKind;
+  readonly name: string;
+  readonly patterns: AgentPatterns;
+}
+
+export interface SetupRequest {
+  readonly kind: AgentKind;
+  readonly name: string;
+  /** setup.sh's `key=value` arguments (no secret). */
+  readonly args: readonly string[];
+}
+
+export interface TimerOutcome {
+  readonly started: boolean;
+  readonly deadlineS: number | undefined;
+}
+
+export interface MaintenanceRequest extends ProbeRequest {
+  readonly drainSeconds: number;
+}
+
+export interface MaintenanceOutcome {
+  readonly drain: 'waiting' | 'done' | 'none';
+  readonly drainStartedS: number | undefined;
+}
+
+export interface ForceStopRequest extends ProbeRequest {
+  readonly message: string;
+}
+
+/** The remote side of one instance for one run: one connection, reused for every operation. */
+export interface RemoteSession {
+  probe(req: ProbeRequest): Promise<ProbeFacts>;
+  uploadScripts(): Promise<void>;
+  installScripts(): Promise<void>;
+  startTimer(seconds: number, drainSeconds: number, jobPattern: string): Promise<TimerOutcome>;
+  /** The secret goes to the channel's stdin only. */
+  startSetup(req: SetupRequest, secret: string): Promise<void>;
+  maintenance(req: MaintenanceRequest): Promise<MaintenanceOutcome>;
+  forceStop(req: ForceStopRequest): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface Remote {
+  /** Throws RemoteError `tcp` or `ssh`. */
+  connect(target: RemoteTarget, log: Logger): Promise<RemoteSession>;
 }

@@ -126,6 +126,24 @@ export class FakeEc2 implements Ec2 {
     this.calls.push('DescribeLaunchTemplateVersions');
     return Promise.resolve(this.template);
   }
+  listPoolInstances(): Promise<InstanceView[]> {
+    this.calls.push('DescribeInstances:pool');
+    return Promise.resolve(this.instances.filter((i) => i.state !== 'terminated'));
+  }
+  setTags(resourceId: string, tags: Record<string, string>): Promise<void> {
+    this.calls.push(`CreateTags:${resourceId}:${JSON.stringify(tags)}`);
+    const idx = this.instances.findIndex((i) => i.instanceId === resourceId);
+    const inst = this.instances[idx];
+    if (inst) this.instances[idx] = { ...inst, tags: { ...inst.tags, ...tags } };
+    return Promise.resolve();
+  }
+  terminateInstance(instanceId: string): Promise<void> {
+    this.calls.push(`TerminateInstances:${instanceId}`);
+    const idx = this.instances.findIndex((i) => i.instanceId === instanceId);
+    const inst = this.instances[idx];
+    if (inst) this.instances[idx] = { ...inst, state: 'shutting-down' };
+    return Promise.resolve();
+  }
   launchOnHost(req: LaunchRequest): Promise<LaunchResult> {
     this.calls.push(`RunInstances:${req.hostId}`);
     const failure = this.failLaunch.get(req.hostId);
@@ -162,4 +180,96 @@ export function poolHost(name: string, over: Partial<HostView> = {}): HostView {
     macCapacity: 1,
     ...over,
   };
+}
+
+// ---- Remote ------------------------------------------------------------------------------------
+import type { ProbeFacts } from '../../src/pw-lib/core/probe.js';
+import { RemoteError } from '../../src/pw-lib/ports.js';
+import type { Remote, RemoteSession, RemoteTarget } from '../../src/pw-lib/ports.js';
+
+export const HEALTHY_FACTS: ProbeFacts = {
+  remoteNowS: undefined,
+  scriptsInstalled: true,
+  setupStarted: true,
+  setupStartedLast: '',
+  setupStartedMtimeS: undefined,
+  setupDone: true,
+  setupFailed: false,
+  setupFailedReason: '',
+  setupLog: true,
+  setupLogLast: '',
+  supervisor: 'alive',
+  listener: true,
+  job: false,
+  workerUser: true,
+  timer: 'alive',
+  recycleDeadlineS: undefined,
+  drainStartedS: undefined,
+  agentConfig: true,
+  workerLog: { present: true, inode: '1', size: 10, registered: true, started: 1, finished: 1 },
+};
+
+export const FRESH_FACTS: ProbeFacts = {
+  ...HEALTHY_FACTS,
+  scriptsInstalled: false,
+  setupStarted: false,
+  setupDone: false,
+  setupLog: false,
+  supervisor: 'absent',
+  listener: false,
+  workerUser: false,
+  timer: 'absent',
+  agentConfig: false,
+  workerLog: { present: false },
+};
+
+/** A scriptable Remote: per host, what connect and each operation do; every call is recorded. */
+export class FakeRemote implements Remote {
+  readonly calls: string[] = [];
+  facts = new Map<string, ProbeFacts>();
+  connectFailure = new Map<string, 'tcp' | 'ssh'>();
+  opFailure = new Map<string, RemoteError>();
+  secrets: string[] = [];
+  connections = 0;
+
+  connect(target: RemoteTarget): Promise<RemoteSession> {
+    const fail = this.connectFailure.get(target.name);
+    this.calls.push(`connect ${target.name}`);
+    if (fail) return Promise.reject(new RemoteError(fail, `${fail} failure`));
+    this.connections += 1;
+    const name = target.name;
+    const op = (what: string): Promise<void> => {
+      this.calls.push(`${what} ${name}`);
+      const f = this.opFailure.get(`${what} ${name}`);
+      return f ? Promise.reject(f) : Promise.resolve();
+    };
+    const session: RemoteSession = {
+      probe: async () => {
+        await op('probe');
+        return this.facts.get(name) ?? FRESH_FACTS;
+      },
+      uploadScripts: () => op('upload'),
+      installScripts: () => op('install'),
+      startTimer: async (seconds) => {
+        await op(`timer ${seconds}`);
+        return { started: true, deadlineS: undefined };
+      },
+      startSetup: async (req, secret) => {
+        this.secrets.push(secret);
+        await op(`setup [${req.args.join('|')}]`);
+      },
+      maintenance: async () => {
+        await op('maintenance');
+        return { drain: 'none', drainStartedS: undefined };
+      },
+      forceStop: async (req) => {
+        await op(`force-stop[${req.message}]`);
+      },
+      close: () => {
+        this.calls.push(`close ${name}`);
+        return Promise.resolve();
+      },
+    };
+    return Promise.resolve(session);
+  }
 }

@@ -1,7 +1,9 @@
 // The EC2 adapter: the only code that knows @aws-sdk/client-ec2. It owns pagination, tag mapping
 // and the classification of AWS errors (behavior.md §3, §9 R20).
 import {
+  CreateTagsCommand,
   DescribeLaunchTemplateVersionsCommand,
+  TerminateInstancesCommand,
   EC2Client,
   RunInstancesCommand,
   paginateDescribeHosts,
@@ -231,6 +233,38 @@ export class AwsEc2 implements Ec2 {
     if (hostIds.length === 0) return [];
     return this.call('DescribeInstances', () =>
       this.describeByFilter('host-id', hostIds, NON_TERMINATED),
+    );
+  }
+
+  async listPoolInstances(pool: PoolId, states: readonly string[]): Promise<InstanceView[]> {
+    return this.call('DescribeInstances', async () => {
+      const out: InstanceView[] = [];
+      const Filters: Filter[] = [
+        { Name: 'tag:Name', Values: [`${pool.namePrefix}-*`] },
+        { Name: `tag:${pool.purposeTagKey}`, Values: [pool.purposeValue] },
+        { Name: 'instance-state-name', Values: [...states] },
+      ];
+      for await (const page of paginateDescribeInstances(
+        { client: this.client, pageSize: this.instancePageSize },
+        { Filters },
+      )) {
+        for (const r of page.Reservations ?? []) {
+          for (const i of r.Instances ?? []) out.push(toInstanceView(i));
+        }
+      }
+      return out;
+    });
+  }
+
+  async setTags(resourceId: string, tags: Tags): Promise<void> {
+    await this.call('CreateTags', () =>
+      this.client.send(new CreateTagsCommand({ Resources: [resourceId], Tags: toTagList(tags) })),
+    );
+  }
+
+  async terminateInstance(instanceId: string): Promise<void> {
+    await this.call('TerminateInstances', () =>
+      this.client.send(new TerminateInstancesCommand({ InstanceIds: [instanceId] })),
     );
   }
 

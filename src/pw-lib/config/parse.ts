@@ -331,13 +331,17 @@ export function parseConfig(layers: readonly ConfigLayer[], ctx: ConfigContext):
  * Agent-specific rules (§2), checked only by the commands that use the agent (setup-instances,
  * cron, check): the agent needs its secret; github-actions needs `github.org`, and GitHub App auth
  * needs all three of its keys and is exclusive with a token (`GITHUB_TOKEN` or `github.tokenFile`).
- * `origins` (from loadConfig/parseConfig) only improves the messages.
+ * `origins` (from loadConfig/parseConfig) only improves the messages. With `requireSecret: false`
+ * a missing secret is left to the agent, which setup-instances reports with the contract's text
+ * (`Missing CI secret for agent '<kind>'.`, §4.1).
  */
 export function validateAgentConfig(
   config: Config,
   env: NodeJS.ProcessEnv,
   origins: Readonly<Record<string, string>> = {},
+  opts: { readonly requireSecret?: boolean } = {},
 ): void {
+  const requireSecret = opts.requireSecret ?? true;
   const from = (key: string) => {
     const source = origins[key];
     return source === undefined ? '' : ` (from ${source})`;
@@ -346,7 +350,7 @@ export function validateAgentConfig(
   const problems: string[] = [];
   switch (config.agent.kind) {
     case 'cirrus':
-      if (config.cirrus.poolTokenFile === undefined && !hasEnv('POOLTOKEN')) {
+      if (requireSecret && config.cirrus.poolTokenFile === undefined && !hasEnv('POOLTOKEN')) {
         problems.push(
           'cirrus.poolTokenFile: agent cirrus needs the pool token; set POOLTOKEN or cirrus.poolTokenFile',
         );
@@ -382,7 +386,12 @@ export function validateAgentConfig(
           'GITHUB_TOKEN (from environment): GitHub App auth is exclusive with a token; unset one of them',
         );
       }
-      if (set.length === 0 && gh.tokenFile === undefined && !hasEnv('GITHUB_TOKEN')) {
+      if (
+        requireSecret &&
+        set.length === 0 &&
+        gh.tokenFile === undefined &&
+        !hasEnv('GITHUB_TOKEN')
+      ) {
         problems.push(
           'github.tokenFile: agent github-actions needs credentials; set GITHUB_TOKEN,' +
             ' github.tokenFile, or github.appId, github.appPrivateKeyFile and github.installationId',

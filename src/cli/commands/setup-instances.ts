@@ -1,0 +1,127 @@
+// `pw-pool setup-instances [--force] [--dry-run]` (behavior.md §4).
+import type { Command } from 'commander';
+import { KnownHosts } from '../../pw-lib/adapters/ssh.js';
+import { resolveSshAuth } from '../../pw-lib/adapters/ssh-auth.js';
+import { MacRemote } from '../../pw-lib/adapters/remote-mac.js';
+import { CirrusAgent } from '../../pw-lib/agents/cirrus.js';
+import type { CiAgent } from '../../pw-lib/agents/types.js';
+import { setupInstances } from '../../pw-lib/app/setup-instances.js';
+import type { SetupSettings } from '../../pw-lib/app/setup-instances.js';
+import { validateAgentConfig } from '../../pw-lib/config/index.js';
+import { PreconditionError } from '../../pw-lib/errors.js';
+import type { SshAuth } from '../../pw-lib/adapters/ssh.js';
+import type { CommandResult, GlobalOptions, RunContext } from '../context.js';
+import { createContext, withPoolLock } from '../context.js';
+
+export const KNOWN_HOSTS_FILE = 'known_hosts';
+
+export function createAgent(ctx: RunContext): CiAgent {
+  const c = ctx.config;
+  switch (c.agent.kind) {
+    case 'cirrus':
+      return new CirrusAgent({
+        poolTokenFile: c.cirrus.poolTokenFile,
+        env: ctx.env,
+        purposeTagKey: c.purposeTagKey,
+        purposeValue: c.purposeValue,
+      });
+    case 'github-actions':
+      throw new PreconditionError(
+        "agent kind 'github-actions' is not available in this version of pw-pool",
+      );
+  }
+}
+
+export function setupSettings(ctx: RunContext, agent: CiAgent): SetupSettings {
+  const c = ctx.config;
+  return {
+    policy: {
+      pool: ctx.pool,
+      maxLifetimeS: c.maxLifetimeSeconds,
+      hardLifetimeS: c.hardLifetimeSeconds,
+      setupTimeoutS: c.setupTimeoutSeconds,
+      listenerGraceS: c.listenerGraceSeconds,
+      maxFinishedTasks: c.maxFinishedTasks,
+      minAliveWorkers: c.minAliveWorkers,
+      launchStaggerS: c.launchStaggerSeconds,
+      sshPort: c.ssh.port,
+      sshUser: c.ssh.user,
+      texts: agent.texts,
+    },
+    agent,
+    agentDrainSeconds: c.agentDrainSeconds,
+    observeConcurrency: c.observeConcurrency,
+    runDeadlineSeconds: c.runDeadlineSeconds,
+    brewTaps: c.remote.brewTaps,
+    brewFormulas: c.remote.brewFormulas,
+  };
+}
+
+/** Runs setup-instances in this process; the caller holds the lock when it is not a dry run. */
+export async function runSetupInstances(
+  ctx: RunContext,
+  opts: { force: boolean; dryRun: boolean },
+): Promise<{ exitCode: number; wrote: boolean }> {
+  const c = ctx.config;
+  validateAgentConfig(c, ctx.env, ctx.origins, { requireSecret: false });
+  const agent = createAgent(ctx);
+  const knownHosts = await KnownHosts.load(
+    ctx.store.pathOf(KNOWN_HOSTS_FILE),
+    c.ssh.hostKeyPolicy,
+    ctx.log,
+  );
+  let auth: SshAuth = { agentSocket: undefined, privateKey: undefined };
+  const remote = new MacRemote({
+    user: c.ssh.user,
+    port: c.ssh.port,
+    connectTimeoutSeconds: c.ssh.connectTimeoutSeconds,
+    commandTimeoutSeconds: c.ssh.commandTimeoutSeconds,
+    auth: () => auth,
+    knownHosts,
+    log: ctx.log,
+  });
+  const outcome = await setupInstances(
+    setupSettings(ctx, agent),
+    {
+      ec2: await ctx.ec2(),
+      remote,
+      store: ctx.store,
+      out: ctx.out,
+      log: ctx.log,
+      checkSshAccess: async () => {
+        auth = await resolveSshAuth(
+          { identityFile: c.ssh.identityFile, agentEnvFile: c.ssh.agentEnvFile },
+          ctx.env,
+          process.getuid?.() ?? 0,
+        );
+      },
+    },
+    { nowS: ctx.nowS, force: opts.force, dryRun: opts.dryRun },
+  );
+  if (!opts.dryRun) await knownHosts.save();
+  return { exitCode: outcome.exitCode, wrote: outcome.wrote };
+}
+
+export function registerSetupInstances(program: Command, result: CommandResult): void {
+  program
+    .command('setup-instances')
+    .description('set up fresh instances over SSH and police the running ones; write pw_status.txt')
+    .option('--force', 'stagger the recycling timers of the instances set up in this run')
+    .option(
+      '--dry-run',
+      'observe and print the plan and the would-be pw_status.txt; change nothing, take no lock',
+    )
+    .action(async (_opts: unknown, command: Command) => {
+      const globals = command.optsWithGlobals<GlobalOptions & { force?: boolean }>();
+      const dryRun = globals.dryRun === true;
+      const ctx = await createContext(globals, { mutating: true });
+      try {
+        const r = await withPoolLock(ctx, dryRun, () =>
+          runSetupInstances(ctx, { force: globals.force === true, dryRun }),
+        );
+        result.exitCode = r.exitCode;
+      } finally {
+        await ctx.close();
+      }
+    });
+}
