@@ -1,6 +1,7 @@
 // Keeps a world moving in real time: sleeps (one real timer) until the next scheduled transition
-// is due at the clock's current speed, then lets the world apply it, so event listeners (such as
-// the simulated Macs) see `running` when it happens rather than at the next EC2 request.
+// is due at the clock's current speed, then lets the world apply it, so event listeners and
+// scheduled actions (the simulated Macs) see their instant when it comes rather than at the next
+// EC2 request.
 // A paused clock (speed 0) arms no timer; `advance()` wakes the driver through the clock.
 
 import type { VirtualClock } from './clock.js';
@@ -15,6 +16,7 @@ export class TransitionDriver {
   #timer: NodeJS.Timeout | undefined;
   #unsubscribe: (() => void)[] = [];
   #running = false;
+  #pokeQueued = false;
 
   constructor(world: SimWorld, clock: VirtualClock) {
     this.#world = world;
@@ -26,6 +28,15 @@ export class TransitionDriver {
     this.#running = true;
     this.#unsubscribe = [
       this.#world.subscribe(() => this.poke()),
+      // Actions are often scheduled in bursts (a whole advance): re-arm once per burst.
+      this.#world.onSchedule(() => {
+        if (this.#pokeQueued) return;
+        this.#pokeQueued = true;
+        queueMicrotask(() => {
+          this.#pokeQueued = false;
+          this.poke();
+        });
+      }),
       this.#clock.onChange(() => {
         this.#world.sync();
         this.poke();

@@ -5,6 +5,8 @@ import { VirtualClock } from './clock.js';
 import { populateDefaultWorld } from './default-world.js';
 import { TransitionDriver } from './driver.js';
 import { FaultInjector } from './faults.js';
+import { SimMacFleet } from './mac/fleet.js';
+import type { MacSettings } from './mac/settings.js';
 import type { SimTimings } from './model.js';
 import { RequestLog } from './request-log.js';
 import { SimServer } from './server.js';
@@ -23,13 +25,17 @@ export { TransitionDriver } from './driver.js';
 export { answerEc2Request, SUPPORTED_ACTIONS, type Ec2Answer, type Ec2Request } from './ec2-api.js';
 export { Ec2ApiError } from './ec2-error.js';
 export {
+  EC2_FAULT_KINDS,
   FAULT_KINDS,
   FaultInjector,
   FaultSpecError,
+  MAC_FAULT_KINDS,
   type Fault,
   type FaultKind,
   type FaultSpec,
+  type MacFaultKind,
 } from './faults.js';
+export * from './mac/index.js';
 export { globToRegExp } from './filters.js';
 export * from './model.js';
 export { SeededRandom } from './random.js';
@@ -64,6 +70,11 @@ export interface StartSimCloudOptions {
   seed?: number | undefined;
   /** Apply due transitions on a real timer, so event listeners fire without requests (default true). */
   realTimeDriver?: boolean | undefined;
+  /** The port every simulated Mac's sshd listens on, at its instance's address (0 / undefined =
+   *  a free port). */
+  sshPort?: number | undefined;
+  /** Simulated Macs (default: on, with DEFAULT_MAC_SETTINGS); false = no Macs, no SSH. */
+  macs?: Partial<MacSettings> | false | undefined;
 }
 
 export interface SimCloud {
@@ -74,7 +85,16 @@ export interface SimCloud {
   clock: VirtualClock;
   requestLog: RequestLog;
   faults: FaultInjector;
-  /** Stops the server, the driver and every timer; idempotent. */
+  /** The port of every Mac's SSH endpoint (`<instance address>:<sshPort>`); 0 when Macs are off. */
+  sshPort: number;
+  /** The simulated Macs; undefined when started with `macs: false`. */
+  macs: SimMacFleet | undefined;
+  /**
+   * Jumps virtual time forward and waits until the Macs' SSH listeners follow (a Mac whose
+   * sshReadyAt passed is listening, a stopped one is not); returns the new virtual now.
+   */
+  advance(seconds: number): Promise<Date>;
+  /** Stops the server, the driver, the Macs and every timer; idempotent. */
   close(): Promise<void>;
 }
 
@@ -93,15 +113,37 @@ export async function startSimCloud(opts: StartSimCloudOptions = {}): Promise<Si
   const driver = opts.realTimeDriver === false ? undefined : new TransitionDriver(world, clock);
   const requestLog = new RequestLog();
   const faults = new FaultInjector();
-  const server = await SimServer.start({
-    world,
-    port: opts.port,
-    requestLog,
-    faults,
-    seed: opts.seed,
-    onControlChange: () => driver?.poke(),
-  });
+  const macs =
+    opts.macs === false
+      ? undefined
+      : await SimMacFleet.start({
+          world,
+          faults,
+          sshPort: opts.sshPort,
+          settings: opts.macs,
+          seed: opts.seed,
+        });
+  let server: SimServer;
+  try {
+    server = await SimServer.start({
+      world,
+      port: opts.port,
+      requestLog,
+      faults,
+      macs,
+      seed: opts.seed,
+      onControlChange: async () => {
+        driver?.poke();
+        macs?.reconcile();
+        await macs?.settled();
+      },
+    });
+  } catch (error) {
+    await macs?.close();
+    throw error;
+  }
   driver?.start();
+  let closed = false;
   return {
     endpoint: server.endpoint,
     port: server.port,
@@ -109,9 +151,20 @@ export async function startSimCloud(opts: StartSimCloudOptions = {}): Promise<Si
     clock,
     requestLog,
     faults,
+    sshPort: macs?.sshPort ?? 0,
+    macs,
+    async advance(seconds: number) {
+      clock.advance(seconds);
+      const now = world.sync();
+      await macs?.settled();
+      return now;
+    },
     async close() {
+      if (closed) return;
+      closed = true;
       driver?.stop();
       await server.close();
+      await macs?.close();
     },
   };
 }

@@ -18,18 +18,42 @@
  *   GET    /_sim/clock                 → {"now": ISO, "speed": x}
  *   POST   /_sim/clock                 {"speed": x} → {"now", "speed"}   (0 pauses virtual time)
  *   POST   /_sim/advance               {"seconds": N} → {"now": ISO}      (jumps virtual time)
- *   GET    /_sim/state                 → {"now", "costUsd", "hosts": [...], "instances": [...],
- *                                         "launchTemplates": [...]}
+ *   GET    /_sim/state                 → {"now", "costUsd", "sshPort", "hosts": [...],
+ *                                         "instances": [...], "launchTemplates": [...]}
  *          host:     {hostId, name, state, instanceType, availabilityZone, allocationTime,
  *                     releaseTime, tags: {key: value}, instanceIds, availableCapacity, inHandOff,
  *                     capacityOverride, next: {at, to} | null, ...}
  *          instance: {instanceId, hostId, name, state, launchTime, publicDnsName, address, tags,
- *                     stateTransitionReason, shutdownBehavior, sshReadyAt, next, ...}
+ *                     stateTransitionReason, shutdownBehavior, sshReadyAt, next, ...,
+ *                     mac: <mac> | null}
+ *          mac:      the simulated Mac (null when Macs are off): {instanceId, name, address,
+ *                     sshPort, power: off|booting|on, reachable, bootedAt, sshReadyAt, hostname,
+ *                     ssh: {listening, listenError, hostKey ("ssh-ed25519 AAAA..."),
+ *                       hostKeyFingerprint ("SHA256:..."), hostKeyChanges, connections, open,
+ *                       authenticated, authRejected, unreachable, hungSessions, dropped,
+ *                       lastClientKey},
+ *                     users, files: {"<abs path>": {type, mode: "0700", owner, group, size, inode,
+ *                       mtime}}, processes: [{pid, user, role: setup|supervisor|listener|job|timer,
+ *                       command, startedAt}],
+ *                     setup: {phase: running|done|failed, kind, name, args, startedAt, endsAt,
+ *                       finishedAt, step, failedReason, secretBytes} | null,
+ *                     supervisor: {pid, mode: loop|draining, startedAt} | null,
+ *                     listener: {pid, kind, startedAt} | null,
+ *                     job: {pid, task, startedAt, endsAt} | null,
+ *                     timer: {pid, deadline, deadlineEpoch, drainSeconds,
+ *                       phase: sleeping|waiting-for-job} | null,
+ *                     tasks: {started, finished, aborted}, walls: [{at, message}],
+ *                     commands: [{at, command, commandBytes, form: stdin|secret|other, op, args,
+ *                       env, stdinBytes, scriptBytes, secretSha256?, exitCode, fault}],
+ *                     sftp: [{at, request, path, detail}], settings, overrides}
+ *                    No secret is ever kept: the secret form's stdin is recorded as its byte count
+ *                    and SHA-256 only, sensitive files (secret, cirrus config) as their size only.
  *   GET    /_sim/requests[?since=SEQ]  → {"requests": [{seq, requestId, virtualTime, realTime, action,
  *                                         params: {"Filter.1.Name": "tag:Name", ...}, status,
  *                                         errorCode?, errorMessage?, faults, durationMs}]}
  *   DELETE /_sim/requests              → {"cleared": n}
- *   GET    /_sim/faults                → {"faults": [{id, action, kind, value, remaining, hits}]}
+ *   GET    /_sim/faults                → {"faults": [{id, action, kind, value, target?, remaining,
+ *                                         hits}]}
  *   POST   /_sim/faults                {"action": "RunInstances" | "*", "kind": "throttle" | "5xx" |
  *                                       "capacity" | "latencyMs", "value"?: ..., "count"?: n}
  *                                       → the fault (201). Each matching request uses one count
@@ -37,6 +61,23 @@
  *                                       delay; capacity = host id or Name tag to target (action
  *                                       "AllocateHosts": InsufficientHostCapacity); 5xx = "after"
  *                                       to apply the action and lose only the answer
+ *                                      Mac faults: {"kind": "unreachable" | "hang" | "drop" |
+ *                                       "listener-crash" | "supervisor-crash" | "host-key-change" |
+ *                                       "setup-fail", "target"?: instance id or Name (default:
+ *                                       every Mac), "value"?: ..., "count"?: n}; action is
+ *                                       optional. unreachable: accept TCP, send no banner; hang:
+ *                                       handshake, then never answer a command (each uses one count
+ *                                       per connection); drop: cut the connection in the middle of
+ *                                       the next command, no exit status (value "before": before it
+ *                                       runs; one count per command); listener-crash: the listener
+ *                                       dies once (value "persistent": it cannot start again until
+ *                                       the fault is removed); supervisor-crash: the supervisor
+ *                                       dies, the listener keeps running; host-key-change: a new
+ *                                       host key from now on; setup-fail: the next setup fails,
+ *                                       value = the reason in .setup.failed. The last four act once
+ *                                       per count (default count 1). For unreachable, hang,
+ *                                       supervisor-crash and host-key-change a string value also
+ *                                       names the target
  *   DELETE /_sim/faults                → {"cleared": n}
  *   DELETE /_sim/faults/<id>           → {"removed": true}
  *   POST   /_sim/hosts                 {name?, tags?, state?, availabilityZone?, instanceType?,
@@ -54,6 +95,28 @@
  *   POST   /_sim/instances/<id|Name>/shutdown
  *                                       → the instance after an on-instance `shutdown -h now`
  *                                       (follows its InstanceInitiatedShutdownBehavior)
+ *   GET    /_sim/macs                  → {"sshPort", "settings", "timings": {bootMinS, bootMaxS},
+ *                                         "macs": [<mac>...]}   (404 when Macs are off)
+ *   POST   /_sim/macs                  {setupSeconds?, setupJitterSeconds?, taskRatePerHour?,
+ *                                       taskDurationSeconds?, supervisorPollSeconds?,
+ *                                       registrationDelaySeconds?, shutdownPollSeconds?,
+ *                                       noiseLines?, cirrusUpstream?, runnerVersion?, bootMinS?,
+ *                                       bootMaxS?} → {"sshPort", "settings", "timings"}: fleet-wide
+ *                                       from now on (bootMinS/bootMaxS: the boot delay of
+ *                                       instances that reach `running` later)
+ *   GET    /_sim/macs/<id|Name>        → <mac>
+ *   POST   /_sim/macs/<id|Name>        {the same settings but boot*} → <mac>: this Mac's overrides
+ *   POST   /_sim/macs/<id|Name>/task   {durationSeconds?, count?} → <mac>: a task starts now on the
+ *                                       idle listener (409 when there is none); durationSeconds 0
+ *                                       = it completes at once, and then `count` tasks run back to
+ *                                       back (default duration: the Mac's taskDurationSeconds ±50%)
+ *   POST   /_sim/macs/<id|Name>/worker-log  {lines: ["raw line", ...]} → <mac>: appends the lines
+ *                                       verbatim to /private/tmp/<Name>-worker.log (409 until setup
+ *                                       created it): for the counting rules and forged logs
+ *
+ * Every control request first brings the world to the virtual now, and a changing one returns
+ * only once the simulated Macs' SSH listeners match it (a Mac listens from its sshReadyAt while
+ * `running`, on <address>:<sshPort>).
  *   GET    /_sim/launch-templates      → {"launchTemplates": [...]}
  *   POST   /_sim/launch-templates      {name, description?, tags?, data?: {imageId?, instanceType?,
  *                                       keyName?, instanceInitiatedShutdownBehavior?,
@@ -66,6 +129,8 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { answerEc2Request } from './ec2-api.js';
 import { FAULT_KINDS, FaultInjector, FaultSpecError } from './faults.js';
+import type { SimMacFleet } from './mac/fleet.js';
+import { checkMacSettingsPatch } from './mac/settings.js';
 import { HOST_STATES, INSTANCE_STATES } from './model.js';
 import { parseQuery } from './query.js';
 import { SeededRandom } from './random.js';
@@ -80,8 +145,11 @@ export interface SimServerOptions {
   faults?: FaultInjector | undefined;
   /** Seed for request ids (default 1). */
   seed?: number | undefined;
-  /** Called after every control-API change (the driver re-arms its timer). */
-  onControlChange?: (() => void) | undefined;
+  /** Called after every control-API change (the driver re-arms its timer, the Macs follow);
+   *  the answer waits for a returned promise. */
+  onControlChange?: (() => void | Promise<void>) | undefined;
+  /** The simulated Macs, if any (their state and routes). */
+  macs?: SimMacFleet | undefined;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -98,9 +166,10 @@ export class SimServer {
   readonly world: SimWorld;
   readonly requestLog: RequestLog;
   readonly faults: FaultInjector;
+  readonly macs: SimMacFleet | undefined;
   readonly #server: Server;
   readonly #requestIds: SeededRandom;
-  readonly #onControlChange: () => void;
+  readonly #onControlChange: () => void | Promise<void>;
   readonly #delays = new Map<NodeJS.Timeout, () => void>();
   #port = 0;
   #closed = false;
@@ -109,6 +178,7 @@ export class SimServer {
     this.world = options.world;
     this.requestLog = options.requestLog ?? new RequestLog();
     this.faults = options.faults ?? new FaultInjector();
+    this.macs = options.macs;
     this.#requestIds = new SeededRandom((options.seed ?? 1) ^ 0x5eed);
     this.#onControlChange = options.onControlChange ?? (() => undefined);
     this.#server = createServer((req, res) => {
@@ -244,12 +314,14 @@ export class SimServer {
         }
       }
       const match = route.pattern.exec(path) as RegExpExecArray;
+      this.world.sync();
+      await this.macs?.settled();
       const result = handler(this, {
         body,
         url,
         ref: match[1] === undefined ? '' : decodeURIComponent(match[1]),
       });
-      if (method !== 'GET') this.#onControlChange();
+      if (method !== 'GET') await this.#onControlChange();
       sendJson(res, result.status ?? 200, result.json);
     } catch (error) {
       if (error instanceof HttpError) sendJson(res, error.status, { error: error.message });
@@ -323,12 +395,32 @@ const instancePatchSchema = z
 
 const faultSchema = z
   .object({
-    action: z.string().min(1),
+    action: z.string().min(1).optional(),
     kind: z.enum(FAULT_KINDS),
     value: z.union([z.string(), z.number()]).optional(),
+    target: z.string().min(1).optional(),
     count: z.number().int().min(1).optional(),
   })
   .strict();
+
+const macsPatchSchema = z
+  .object({
+    bootMinS: z.number().min(0).optional(),
+    bootMaxS: z.number().min(0).optional(),
+  })
+  .catchall(z.unknown());
+
+const taskSchema = z
+  .object({
+    durationSeconds: z.number().min(0).optional(),
+    count: z.number().int().min(1).max(1000).optional(),
+  })
+  .strict()
+  .refine((t) => t.count === undefined || t.count === 1 || t.durationSeconds === 0, {
+    message: 'count > 1 needs durationSeconds 0 (tasks that complete at once)',
+  });
+
+const logLinesSchema = z.object({ lines: z.array(z.string().regex(/^[^\n]*$/)).min(1) }).strict();
 
 const launchTemplateSchema = z
   .object({
@@ -395,8 +487,11 @@ const CONTROL_ROUTES: readonly ControlRoute[] = [
         json: {
           now: s.world.sync(),
           costUsd: Math.round(s.world.costUsd() * 100) / 100,
+          sshPort: s.macs?.sshPort,
           hosts: s.world.hosts(),
-          instances: s.world.instances(),
+          instances: s.world
+            .instances()
+            .map((i) => ({ ...i, mac: s.macs?.macState(i.instanceId) })),
           launchTemplates: s.world.launchTemplates(),
         },
       }),
@@ -471,6 +566,57 @@ const CONTROL_ROUTES: readonly ControlRoute[] = [
     },
   },
   {
+    pattern: /^\/_sim\/macs$/,
+    methods: {
+      GET: (s) => ({ json: { ...macsJson(s), macs: fleetOf(s).list() } }),
+      POST: (s, { body }) => {
+        const fleet = fleetOf(s);
+        const { bootMinS, bootMaxS, ...settings } = macsPatchSchema.parse(body ?? {});
+        checkMacSettingsPatch(settings); // all or nothing: validate before changing anything
+        s.world.updateTimings({ bootMinS, bootMaxS });
+        fleet.configure(settings);
+        return { json: macsJson(s) };
+      },
+    },
+  },
+  {
+    pattern: /^\/_sim\/macs\/([^/]+)$/,
+    methods: {
+      GET: (s, { ref }) => ({ json: found(fleetOf(s).macState(ref), `no Mac '${ref}'`) }),
+      POST: (s, { body, ref }) => ({
+        json: found(fleetOf(s).configureMac(ref, body ?? {}), `no Mac '${ref}'`),
+      }),
+    },
+  },
+  {
+    pattern: /^\/_sim\/macs\/([^/]+)\/task$/,
+    methods: {
+      POST: (s, { body, ref }) => {
+        const fleet = fleetOf(s);
+        const { durationSeconds, count } = taskSchema.parse(body ?? {});
+        const mac = found(fleet.mac(ref), `no Mac '${ref}'`);
+        if (!mac.startTaskNow(s.world.sync().getTime(), durationSeconds, count)) {
+          throw new HttpError(409, `Mac '${ref}' has no idle listener`);
+        }
+        return { json: fleet.macState(ref) };
+      },
+    },
+  },
+  {
+    pattern: /^\/_sim\/macs\/([^/]+)\/worker-log$/,
+    methods: {
+      POST: (s, { body, ref }) => {
+        const fleet = fleetOf(s);
+        const { lines } = logLinesSchema.parse(body);
+        const mac = found(fleet.mac(ref), `no Mac '${ref}'`);
+        if (!mac.appendWorkerLog(lines, s.world.sync().getTime())) {
+          throw new HttpError(409, `Mac '${ref}' has no worker log`);
+        }
+        return { json: fleet.macState(ref) };
+      },
+    },
+  },
+  {
     pattern: /^\/_sim\/launch-templates$/,
     methods: {
       GET: (s) => ({ json: { launchTemplates: s.world.launchTemplates() } }),
@@ -484,6 +630,17 @@ const CONTROL_ROUTES: readonly ControlRoute[] = [
 
 function clockJson(s: SimServer): { now: Date; speed: number } {
   return { now: s.world.sync(), speed: s.world.clock.speed };
+}
+
+function fleetOf(s: SimServer): SimMacFleet {
+  if (s.macs === undefined) throw new HttpError(404, 'the simulated Macs are off');
+  return s.macs;
+}
+
+function macsJson(s: SimServer): { sshPort: number; settings: unknown; timings: unknown } {
+  const fleet = fleetOf(s);
+  const { bootMinS, bootMaxS } = s.world.timings;
+  return { sshPort: fleet.sshPort, settings: fleet.settings, timings: { bootMinS, bootMaxS } };
 }
 
 function found<T>(value: T | undefined, message: string): T {

@@ -259,9 +259,16 @@ interface LaunchTemplateRecord {
 
 type Listener = (event: SimEvent) => void;
 
+/** Something scheduled with SimWorld.schedule: runs once, in time order with the world's transitions. */
+interface ScheduledAction {
+  atMs: number;
+  seq: number;
+  run: (nowMs: number) => void;
+  cancelled: boolean;
+}
+
 export class SimWorld {
   readonly clock: VirtualClock;
-  readonly timings: Readonly<SimTimings>;
   readonly region: string;
   readonly ownerId: string;
   readonly hostHourlyPriceUsd: number;
@@ -279,6 +286,10 @@ export class SimWorld {
   >();
   readonly #allocateTokens = new Map<string, { fingerprint: string; hostIds: string[] }>();
   readonly #listeners = new Set<Listener>();
+  readonly #scheduleListeners = new Set<() => void>();
+  /** Min-heap of scheduled actions by (atMs, seq); cancelled ones are dropped lazily. */
+  readonly #actions: ScheduledAction[] = [];
+  #timings: Readonly<SimTimings>;
   readonly #onListenerError: (error: unknown, event: SimEvent) => void;
   #pendingEvents: SimEvent[] = [];
   #flushing = false;
@@ -290,7 +301,7 @@ export class SimWorld {
 
   constructor(options: SimWorldOptions) {
     this.clock = options.clock;
-    this.timings = Object.freeze(checkTimings({ ...DEFAULT_TIMINGS, ...options.timings }));
+    this.#timings = Object.freeze(checkTimings({ ...DEFAULT_TIMINGS, ...options.timings }));
     this.region = options.region ?? 'us-east-1';
     this.ownerId = options.ownerId ?? '123456789012';
     this.hostHourlyPriceUsd = options.hostHourlyPriceUsd ?? 0.65;
@@ -323,6 +334,42 @@ export class SimWorld {
   subscribe(listener: Listener): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Every duration the model uses (see updateTimings). */
+  get timings(): Readonly<SimTimings> {
+    return this.#timings;
+  }
+
+  /** Changes timings from now on; transitions already scheduled keep their instants. */
+  updateTimings(patch: { [K in keyof SimTimings]?: number | undefined }): Readonly<SimTimings> {
+    const defined = Object.fromEntries(
+      Object.entries(patch).filter(([, value]) => value !== undefined),
+    ) as Partial<SimTimings>;
+    this.#timings = Object.freeze(checkTimings({ ...this.#timings, ...defined }));
+    return this.#timings;
+  }
+
+  /**
+   * Runs `run` once when virtual time reaches `atMs`, in time order with the world's own
+   * transitions (an `advance` walks through both), with the world's virtual now at that instant.
+   * `run` may call back into the world. A time in the past runs at the next read. Returns the
+   * cancel function. Components built on the world (the simulated Macs) keep their time here.
+   */
+  schedule(atMs: number, run: (nowMs: number) => void): () => void {
+    if (!Number.isFinite(atMs)) throw new RangeError(`schedule needs a finite time, got ${atMs}`);
+    const action: ScheduledAction = { atMs, seq: this.#seq++, run, cancelled: false };
+    heapPush(this.#actions, action);
+    for (const listener of [...this.#scheduleListeners]) listener();
+    return () => {
+      action.cancelled = true;
+    };
+  }
+
+  /** Called after each `schedule` (a driver re-arms its timer); returns the unsubscribe function. */
+  onSchedule(listener: () => void): () => void {
+    this.#scheduleListeners.add(listener);
+    return () => this.#scheduleListeners.delete(listener);
   }
 
   /** A seeded random source for components built on the world (request ids, later the Macs). */
@@ -834,7 +881,21 @@ export class SimWorld {
       const next = i.next;
       if (next !== undefined) consider(next, () => this.#applyInstanceStep(i, next));
     }
+    while (this.#actions[0]?.cancelled === true) heapPop(this.#actions);
+    const action = this.#actions[0];
+    if (action !== undefined) consider(action, () => this.#runAction());
     return best;
+  }
+
+  #runAction(): void {
+    const action = heapPop(this.#actions);
+    if (action === undefined || action.cancelled) return;
+    action.cancelled = true;
+    try {
+      action.run(this.#nowMs);
+    } catch (error) {
+      process.emitWarning(`simulated cloud: scheduled action failed: ${String(error)}`);
+    }
   }
 
   #schedule<T>(to: T, atMs: number): Transition<T> {
@@ -1392,6 +1453,43 @@ export function loopbackAddress(n: number): string {
       'The simulated cloud ran out of loopback addresses.',
     );
   return `127.0.${x}.${y}`;
+}
+
+function heapBefore(a: ScheduledAction, b: ScheduledAction): boolean {
+  return a.atMs < b.atMs || (a.atMs === b.atMs && a.seq < b.seq);
+}
+
+function heapPush(heap: ScheduledAction[], item: ScheduledAction): void {
+  heap.push(item);
+  let i = heap.length - 1;
+  while (i > 0) {
+    const parent = (i - 1) >> 1;
+    const p = heap[parent] as ScheduledAction;
+    if (!heapBefore(item, p)) break;
+    heap[i] = p;
+    i = parent;
+  }
+  heap[i] = item;
+}
+
+function heapPop(heap: ScheduledAction[]): ScheduledAction | undefined {
+  const top = heap[0];
+  const last = heap.pop();
+  if (top === undefined || last === undefined || heap.length === 0) return top;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    if (l >= heap.length) break;
+    const r = l + 1;
+    const child =
+      r < heap.length && heapBefore(heap[r] as ScheduledAction, heap[l] as ScheduledAction) ? r : l;
+    const c = heap[child] as ScheduledAction;
+    if (!heapBefore(c, last)) break;
+    heap[i] = c;
+    i = child;
+  }
+  heap[i] = last;
+  return top;
 }
 
 function tagObject(tags: Map<string, string>): TagMap {
