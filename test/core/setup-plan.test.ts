@@ -18,7 +18,12 @@ import {
   timerComment,
   toLine,
 } from '../../src/pw-lib/core/setup-plan.js';
-import type { EntryState, SetupPolicy, Verdict } from '../../src/pw-lib/core/setup-plan.js';
+import type {
+  EntryState,
+  ProbeContext,
+  SetupPolicy,
+  Verdict,
+} from '../../src/pw-lib/core/setup-plan.js';
 import { parseIsoStrict } from '../../src/pw-lib/core/time.js';
 import type { InstanceView } from '../../src/pw-lib/ports.js';
 
@@ -220,14 +225,14 @@ describe('§4.3 S1–S6: decisions from EC2 alone', () => {
 });
 
 describe('§4.3 S9–S13: decisions from the probe', () => {
-  const ctx = {
+  const ctx: ProbeContext = {
     name: 'MacM1-1',
     instance: inst(),
     nowS: NOW,
     prevListener: 'alive',
     prevTimeS: NOW - 300,
   };
-  const rows: [string, Partial<ProbeFacts>, Partial<typeof ctx>, string][] = [
+  const rows: [string, Partial<ProbeFacts>, Partial<ProbeContext>, string][] = [
     [
       'S9 ready false → maintenance',
       {},

@@ -1,7 +1,9 @@
 // The CLI's contract at the process boundary: exit codes, usage and config errors, the lock,
 // `sim serve` with its export lines, and the demo that `npm start` runs.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { setTimeout as delay } from 'node:timers/promises';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { describe, it } from 'node:test';
 import { parseDhStatus } from '../../src/pw-lib/core/dh-status.js';
 import { BIN, baseEnv, poolFixture, runCli } from '../helpers/cli.js';
+import { generateEd25519KeyPair } from '../../src/sim/index.js';
 
 describe('pw-pool CLI', () => {
   it('unknown commands and flags are usage errors (exit 2); --force must match exactly', async (t) => {
@@ -123,11 +126,11 @@ describe('pw-pool CLI', () => {
     assert.equal(dry.code, 0, 'a dry run takes no lock');
   });
 
-  it('sim serve prints the endpoint and export lines that point pw-pool at it', async (t) => {
+  it('sim serve prints the export lines; launch-instances and setup-instances work with them and an ssh-agent', async (t) => {
     const home = await mkdtemp(join(tmpdir(), 'pw-pool-serve-'));
     const server = spawn(
       process.execPath,
-      [BIN, 'sim', 'serve', '--port', '0', '--hosts', '3', '--speed', '120'],
+      [BIN, 'sim', 'serve', '--port', '0', '--hosts', '3', '--speed', '600'],
       {
         env: baseEnv(home),
         stdio: ['ignore', 'pipe', 'pipe'],
@@ -144,7 +147,7 @@ describe('pw-pool CLI', () => {
       if (line.startsWith('EC2 endpoint: ')) endpointLine = line;
       const m = /^export ([A-Z_]+)=(.*)$/.exec(line);
       if (m?.[1] && m[2] !== undefined) exports[m[1]] = m[2];
-      if (exports.PW_POOL_CLOCK !== undefined) break;
+      if (exports.PW_POOL_SSH_PORT !== undefined) break;
     }
     assert.match(endpointLine, /^EC2 endpoint: http:\/\/127\.0\.0\.1:\d+$/);
     assert.equal(exports.AWS_ENDPOINT_URL, endpointLine.slice('EC2 endpoint: '.length));
@@ -168,6 +171,37 @@ describe('pw-pool CLI', () => {
     for (const e of dh.entries) {
       assert.equal(state.instances.find((i) => i.instanceId === e.instanceId)?.state, 'running');
     }
+    // The operator's own ssh-agent, holding a key the simulated Macs have never seen.
+    const agentSock = join(home, 'agent.sock');
+    const agent = spawn('ssh-agent', ['-D', '-a', agentSock], { stdio: 'ignore' });
+    t.after(() => agent.kill());
+    const keyFile = join(home, 'id_ed25519');
+    await writeFile(keyFile, generateEd25519KeyPair().private, { mode: 0o600 });
+    for (let i = 0; i < 100 && !existsSync(agentSock); i += 1) await delay(50);
+    assert.equal(
+      spawnSync('ssh-add', [keyFile], { env: { ...process.env, SSH_AUTH_SOCK: agentSock } }).status,
+      0,
+    );
+    const env = baseEnv(home, {
+      ...exports,
+      SSH_AUTH_SOCK: agentSock,
+      POOLTOKEN: 'any-token-works-here',
+    });
+    let status = '';
+    const alive = (text: string) =>
+      text.split('\n').filter((l) => / complete alive /.test(l)).length;
+    for (let i = 0; i < 30 && alive(status) < 3; i += 1) {
+      const run = await runCli(['--state-dir', stateDir, 'setup-instances'], env);
+      assert.ok(run.code === 0 || run.code === 4, run.stderr);
+      status = await readFile(join(stateDir, 'pw_status.txt'), 'utf8');
+      await delay(1000);
+    }
+    for (const n of [1, 2, 3])
+      assert.match(status, new RegExp(`^MacM1-${n} complete alive \\d+ \\d+`, 'm'));
+    assert.match(
+      await readFile(join(stateDir, 'known_hosts'), 'utf8'),
+      /^i-[0-9a-f]{17} ssh-ed25519 /m,
+    );
     const exited = new Promise<number | null>((resolve) =>
       server.on('exit', (code) => resolve(code)),
     );

@@ -2,11 +2,12 @@
 // simulated cloud started in the test process. `npm test` builds first.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
-import { startSimCloud } from '../../src/sim/index.js';
+import { generateEd25519KeyPair, startSimCloud } from '../../src/sim/index.js';
 import type { SimCloud, StartSimCloudOptions } from '../../src/sim/index.js';
 
 export const ROOT = new URL('../..', import.meta.url).pathname;
@@ -118,4 +119,83 @@ export async function poolFixture(
       return json;
     },
   };
+}
+
+export interface MacPoolFixture extends PoolFixture {
+  /** The random pool token every run gets through POOLTOKEN. */
+  readonly token: string;
+  /** The sim's state of one instance, with its Mac. */
+  instance(name: string): Promise<SimInstanceState>;
+  /** Launches with --force at speed, then pauses virtual time: the test advances it. */
+  launchAll(): Promise<void>;
+  advance(seconds: number): Promise<void>;
+  statusLine(name: string): Promise<string>;
+}
+
+export interface SimInstanceState {
+  instanceId: string;
+  name: string;
+  state: string;
+  publicDnsName: string;
+  mac: {
+    files: Record<string, { mode: string; size: number }>;
+    processes: { role: string; command: string }[];
+    timer: { deadlineEpoch: number } | null;
+    setup: { phase: string; secretBytes: number } | null;
+    commands: { command: string; env: Record<string, string>; op: string; stdinBytes: number }[];
+    walls: { message: string }[];
+    tasks: { started: number; finished: number };
+  } | null;
+}
+
+/**
+ * A pool on the simulated cloud with simulated Macs: an SSH identity generated for the test (mode
+ * 0600, used through ssh.identityFile, no ssh-agent), a random pool token, and the export lines of
+ * `sim serve` (PW_POOL_SSH_PORT included).
+ */
+export async function macPoolFixture(
+  t: TestContext,
+  opts: StartSimCloudOptions & { env?: Record<string, string> } = {},
+): Promise<MacPoolFixture> {
+  const { env: extra, ...simOpts } = opts;
+  const base = await poolFixture(t, { macs: { taskRatePerHour: 0 }, ...simOpts });
+  const key = generateEd25519KeyPair();
+  const identity = join(base.home, 'id_ed25519');
+  await writeFile(identity, key.private, { mode: 0o600 });
+  const token = `tok_${randomBytes(18).toString('hex')}`;
+  const env = {
+    ...base.env,
+    PW_POOL_SSH_PORT: String(base.sim.sshPort),
+    PW_POOL_SSH_IDENTITY_FILE: identity,
+    PW_POOL_SSH_AGENT_ENV_FILE: join(base.home, 'no-agent.env'),
+    POOLTOKEN: token,
+    ...extra,
+  };
+  const f: MacPoolFixture = {
+    ...base,
+    env,
+    token,
+    run: (args, extraEnv = {}) =>
+      runCli(['--state-dir', base.stateDir, ...args], { ...env, ...extraEnv }),
+    instance: async (name) => {
+      const inst = (await base.control('GET', `/_sim/instances/${name}`)) as SimInstanceState;
+      const mac = (await base.control('GET', `/_sim/macs/${name}`)) as SimInstanceState['mac'];
+      return { ...inst, mac };
+    },
+    launchAll: async () => {
+      await base.control('POST', '/_sim/macs', { bootMinS: 60, bootMaxS: 60 });
+      const r = await f.run(['launch-instances', '--force']);
+      if (r.code !== 0) throw new Error(`launch failed: ${r.stderr}`);
+      await base.control('POST', '/_sim/clock', { speed: 0 });
+    },
+    advance: async (seconds) => {
+      await base.control('POST', '/_sim/advance', { seconds });
+    },
+    statusLine: async (name) => {
+      const { readFile } = await import('node:fs/promises');
+      const text = await readFile(join(base.stateDir, 'pw_status.txt'), 'utf8');
+      return text.split('\n').find((l) => l.startsWith(`${name} `)) ?? `(no line for ${name})`;
+    },
+  };
+  return f;
 }

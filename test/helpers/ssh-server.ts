@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net';
 import ssh2 from 'ssh2';
 import type { Connection, ServerChannel } from 'ssh2';
+import { generateEd25519KeyPair } from '../../src/sim/index.js';
 
 export interface ExecCall {
   readonly command: string;
@@ -12,7 +13,7 @@ export interface ExecCall {
 export type ExecHandler = (call: ExecCall, channel: ServerChannel) => void;
 
 export function generateKey(): { private: string; public: string } {
-  return ssh2.utils.generateKeyPairSync('ed25519');
+  return generateEd25519KeyPair();
 }
 
 export interface TestSshServer {
@@ -75,7 +76,7 @@ export async function startTestSshServer(handler: ExecHandler): Promise<TestSshS
             buf.writeUInt32BE(h);
             sftp.handle(reqid, buf);
           });
-          sftp.on('WRITE', (reqid, handle, offset, data) => {
+          sftp.on('WRITE', (reqid, handle, _offset, data) => {
             handles.get(handle.readUInt32BE(0))?.chunks.push(Buffer.from(data));
             sftp.status(reqid, STATUS_CODE.OK);
           });

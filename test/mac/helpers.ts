@@ -7,8 +7,9 @@ import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import type { Client as SshClient, SFTPWrapper } from 'ssh2';
 import type { SandboxMac } from '../sandbox/sandbox-mac.js';
+import { generateEd25519KeyPair } from '../../src/sim/index.js';
 
-const { Client, utils } = ssh2;
+const { Client } = ssh2;
 
 export const REPO = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MAC_DIR = join(REPO, 'src', 'mac');
@@ -141,7 +142,7 @@ export interface MacSession {
 
 /** Connect as ec2-user with a key generated now, checking the sandbox's host key. */
 export async function connect(mac: SandboxMac): Promise<MacSession> {
-  const key = utils.generateKeyPairSync('ed25519');
+  const key = generateEd25519KeyPair();
   const client = new Client();
   const expected = mac.hostKey.parsed.getPublicSSH();
   await new Promise<void>((resolve, reject) => {

@@ -8,6 +8,7 @@ import ssh2 from 'ssh2';
 import type { ParsedKey, PublicKeyAuthMethod } from 'ssh2';
 import { connect, waitFor, type MacSession } from '../mac/helpers.js';
 import { startSandboxMac, type SandboxMac } from './sandbox-mac.js';
+import { generateEd25519KeyPair } from '../../src/sim/index.js';
 
 const { Client, utils } = ssh2;
 
@@ -35,7 +36,7 @@ describe('sandbox Mac', () => {
         host: mac.host,
         port: mac.port,
         username: 'root',
-        privateKey: utils.generateKeyPairSync('ed25519').private,
+        privateKey: generateEd25519KeyPair().private,
         hostVerifier: () => true,
       });
     });
@@ -44,8 +45,8 @@ describe('sandbox Mac', () => {
   });
 
   it('accepts any key with a valid signature, and rejects a signature the key did not make', async () => {
-    const offered = utils.parseKey(utils.generateKeyPairSync('ed25519').private);
-    const signer = utils.parseKey(utils.generateKeyPairSync('ed25519').private);
+    const offered = utils.parseKey(generateEd25519KeyPair().private);
+    const signer = utils.parseKey(generateEd25519KeyPair().private);
     if (offered instanceof Error || signer instanceof Error) throw new Error('key parsing failed');
     const forged = Object.create(offered) as ParsedKey;
     forged.sign = (data: Buffer, algo?: string) => signer.sign(data, algo);

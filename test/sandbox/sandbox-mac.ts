@@ -42,6 +42,7 @@ import { dirname, join, posix } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ssh2 from 'ssh2';
 import type { Attributes, Connection, ParsedKey, ServerChannel, SFTPWrapper } from 'ssh2';
+import { generateEd25519KeyPair } from '../../src/sim/index.js';
 
 const { Server, utils } = ssh2;
 const { STATUS_CODE } = utils.sftp;
@@ -221,7 +222,7 @@ export async function startSandboxMac(opts: SandboxMacOptions): Promise<SandboxM
     opts.tags ?? { Name: opts.name, PWPoolReady: 'true' },
     opts.httpRoutes ?? {},
   );
-  const hostKeyPair = utils.generateKeyPairSync('ed25519');
+  const hostKeyPair = generateEd25519KeyPair();
   const parsedHostKey = utils.parseKey(hostKeyPair.public);
   if (parsedHostKey instanceof Error) throw parsedHostKey;
 

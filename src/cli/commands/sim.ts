@@ -9,13 +9,14 @@ import type { CommandResult } from '../context.js';
 export const SIM_REGION = 'us-east-1';
 
 /** The lines a user pastes into another shell to point pw-pool at the simulated cloud. */
-export function simExportLines(endpoint: string): string[] {
+export function simExportLines(endpoint: string, sshPort: number): string[] {
   return [
     `export AWS_ENDPOINT_URL=${endpoint}`,
     'export AWS_ACCESS_KEY_ID=simulated',
     'export AWS_SECRET_ACCESS_KEY=simulated',
     `export AWS_REGION=${SIM_REGION}`,
     'export PW_POOL_CLOCK=sim',
+    ...(sshPort > 0 ? [`export PW_POOL_SSH_PORT=${sshPort}`] : []),
   ];
 }
 
@@ -53,6 +54,7 @@ export function untilSignal(): Promise<NodeJS.Signals> {
 
 interface ServeOptions {
   port: number;
+  sshPort: number;
   hosts: number;
   speed: number;
   seed: number;
@@ -64,6 +66,12 @@ export function registerSim(program: Command, result: CommandResult): void {
     .command('serve')
     .description('serve the simulated cloud over the EC2 Query API on 127.0.0.1 until interrupted')
     .option('--port <n>', 'port (0 = pick a free one)', parseIntArg(0, 65535), 0)
+    .option(
+      '--ssh-port <n>',
+      "the simulated Macs' SSH port on each 127.0.x.y (0 = pick a free one)",
+      parseIntArg(0, 65535),
+      0,
+    )
     .option('--hosts <n>', 'dedicated hosts MacM1-1..n', parseIntArg(0, 5000), 10)
     .option('--speed <x>', 'virtual seconds per real second', parseSpeed, 1)
     .option('--seed <n>', 'seed of every random choice', parseIntArg(0, 2 ** 31), 1)
@@ -72,12 +80,14 @@ export function registerSim(program: Command, result: CommandResult): void {
       try {
         cloud = await startSimCloud({
           port: opts.port,
+          sshPort: opts.sshPort,
           hosts: opts.hosts,
           speed: opts.speed,
           seed: opts.seed,
         }).catch((error: unknown) => {
           if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
-            throw new UsageError(`sim serve: port ${opts.port} on 127.0.0.1 is in use`, {
+            const busy = (error as { port?: number }).port ?? opts.port;
+            throw new UsageError(`sim serve: port ${busy} on 127.0.0.1 is in use`, {
               cause: error,
             });
           }
@@ -85,10 +95,14 @@ export function registerSim(program: Command, result: CommandResult): void {
         });
         const out = process.stdout;
         out.write(`EC2 endpoint: ${cloud.endpoint}\n`);
-        for (const line of simExportLines(cloud.endpoint)) out.write(`${line}\n`);
+        for (const line of simExportLines(cloud.endpoint, cloud.sshPort)) out.write(`${line}\n`);
         out.write(
           `# ${opts.hosts} hosts, virtual time ${cloud.clock.now().toISOString()} at ${opts.speed}x; ` +
             `control API: ${cloud.endpoint}/_sim/state (Ctrl-C stops)\n`,
+        );
+        out.write(
+          '# setup-instances also needs POOLTOKEN (any value works here) and an ssh-agent with a key ' +
+            '(or PW_POOL_SSH_IDENTITY_FILE); the simulated Macs accept any key\n',
         );
         const signal = await untilSignal();
         process.stderr.write(`sim serve: ${signal}, stopping\n`);
