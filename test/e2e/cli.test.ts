@@ -209,23 +209,32 @@ describe('pw-pool CLI', () => {
     assert.equal(await exited, 0);
   });
 
-  it('the demo (npm start) fills every host of its own simulated pool', async (t) => {
+  it('the demo (npm start) takes its own simulated pool from empty hosts to complete alive workers', async (t) => {
     const home = await mkdtemp(join(tmpdir(), 'pw-pool-demo-'));
     t.after(() => rm(home, { recursive: true, force: true }));
-    // A hostile environment: the demo must ignore it and use its own loopback endpoint.
+    // A hostile environment: the demo must ignore it and use its own loopback endpoint and key.
     const env = baseEnv(home, {
       AWS_ENDPOINT_URL: 'https://ec2.us-east-1.amazonaws.com',
       AWS_PROFILE: 'prod',
+      SSH_AUTH_SOCK: join(home, 'no-such-agent'),
+      POOLTOKEN: 'must-not-be-used',
     });
-    const r = await runCli(['demo', '--hosts', '3', '--until-filled'], env, 120_000);
+    const r = await runCli(['demo', '--hosts', '3', '--until-alive'], env, 180_000);
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stdout, /EC2 endpoint http:\/\/127\.0\.0\.1:\d+/);
-    assert.match(r.stdout, /^every host has an entry in dh_status\.txt$/m);
-    for (const n of [1, 2, 3])
+    assert.match(r.stdout, /^\$ pw-pool launch-instances --force$/m);
+    assert.match(r.stdout, /^\$ pw-pool setup-instances --force$/m);
+    assert.match(
+      r.stdout,
+      /^MacM1-\d +available +i-[0-9a-f]{17} +running .* started +error +0\/0 +Executing setup script\.$/m,
+    );
+    assert.match(r.stdout, /^every worker is complete alive in pw_status\.txt$/m);
+    for (const n of [1, 2, 3]) {
       assert.match(
         r.stdout,
-        new RegExp(`^MacM1-${n} +available +i-[0-9a-f]{17} +running .*entry i-`, 'm'),
+        new RegExp(`^MacM1-${n} +available +i-[0-9a-f]{17} +running .* complete +alive `, 'm'),
       );
-    assert.doesNotMatch(r.stderr, /NodeVersionSupportWarning/);
+    }
+    assert.doesNotMatch(r.stderr + r.stdout, /must-not-be-used|NodeVersionSupportWarning/);
   });
 });

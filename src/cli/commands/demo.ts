@@ -1,98 +1,180 @@
-// `pw-pool demo` (what `npm start` runs): the simulated cloud in this process at ≥ 60× speed, a
-// temporary state directory, the pool filled with launch-instances --force, then the ordinary
-// launch cadence, with the hosts' status shown as it changes. It can never touch a real pool: the
-// endpoint is its own loopback server and the credentials are dummies, whatever the environment says.
-import { mkdtemp, rm } from 'node:fs/promises';
+// `pw-pool demo` (what `npm start` runs): the simulated cloud with simulated Macs in this process at
+// ≥ 60× speed, a temporary state directory, and the cron cadence — launch-instances every 10 and
+// setup-instances every 5 virtual minutes — so the pool goes from empty hosts to `complete alive`
+// workers, then recycles them as they age. The hosts' table is shown whenever a state changes.
+// It can never touch a real pool: the endpoint is its own loopback server, the credentials and the
+// pool token are dummies and the SSH key is generated for the run, whatever the environment says.
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
 import { AwsEc2 } from '../../pw-lib/adapters/aws-ec2.js';
 import { SimClock } from '../../pw-lib/adapters/clock.js';
+import { MacRemote } from '../../pw-lib/adapters/remote-mac.js';
+import { KnownHosts } from '../../pw-lib/adapters/ssh.js';
+import type { SshAuth } from '../../pw-lib/adapters/ssh.js';
+import { resolveSshAuth } from '../../pw-lib/adapters/ssh-auth.js';
 import { StateDir } from '../../pw-lib/adapters/state-dir.js';
 import { launchInstances } from '../../pw-lib/app/launch-instances.js';
+import { setupInstances } from '../../pw-lib/app/setup-instances.js';
+import type { Config } from '../../pw-lib/config/index.js';
 import { parseConfig } from '../../pw-lib/config/index.js';
 import { DH_STATUS_FILE, parseDhStatus } from '../../pw-lib/core/dh-status.js';
+import { PW_STATUS_FILE } from '../../pw-lib/core/pw-status.js';
 import { formatUtc, toEpochSeconds } from '../../pw-lib/core/time.js';
 import { UsageError } from '../../pw-lib/errors.js';
 import { createLogger } from '../../pw-lib/log.js';
-import type { LogLevel } from '../../pw-lib/log.js';
-import { startSimCloud } from '../../sim/index.js';
+import type { LogLevel, Logger } from '../../pw-lib/log.js';
+import type { Output } from '../../pw-lib/ports.js';
+import { generateEd25519KeyPair, startSimCloud } from '../../sim/index.js';
 import type { SimCloud } from '../../sim/index.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 import { isLoopbackEndpoint, poolOf, stdout } from '../context.js';
 import { launchSettings } from './launch-instances.js';
+import { KNOWN_HOSTS_FILE, createAgent, setupSettings } from './setup-instances.js';
 import { SIM_REGION, parseIntArg, parseSpeed, untilSignal } from './sim.js';
 
 interface DemoOptions {
   hosts: number;
   speed: number;
   untilFilled?: boolean;
+  untilAlive?: boolean;
   keepState?: boolean;
 }
 
 const MIN_SPEED = 60;
 
 /**
- * One line per host: the simulated host and instance, and what dh_status.txt says of it. The
+ * The demo's pool policy: the real defaults, but a 4 h recycling timer and a 30 min launch stagger,
+ * so a few real minutes show a whole cycle (fill, set up, serve, recycle, scrub, relaunch).
+ */
+export const DEMO_POLICY = {
+  maxLifetimeSeconds: 4 * 3600,
+  launchStaggerSeconds: 1800,
+  agentDrainSeconds: 1800,
+} as const;
+
+interface Row {
+  readonly name: string;
+  readonly cells: readonly string[];
+  readonly signature: string;
+}
+
+function fieldsOf(pwText: string | undefined): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  for (const line of (pwText ?? '').split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const [name, setup, listener, started, finished] = line.split(' ');
+    const comment = line.includes(' # ') ? line.slice(line.indexOf(' # ') + 3) : '';
+    if (name !== undefined)
+      out.set(name, [setup ?? '', listener ?? '', `${started}/${finished}`, comment]);
+  }
+  return out;
+}
+
+/**
+ * One line per host: the simulated host and instance, and what the status files say of it. The
  * signature leaves out the clock and the ages, so the table is shown again only when a state changes.
  */
 export function renderPoolTable(
   cloud: SimCloud,
   dhText: string | undefined,
+  pwText: string | undefined,
 ): { lines: string[]; signature: string } {
   const now = cloud.clock.now();
   const entries = new Map(parseDhStatus(dhText ?? '').entries.map((e) => [e.name, e]));
-  const comments = new Map<string, string>();
+  const dhComments = new Map<string, string>();
   for (const line of (dhText ?? '').split('\n')) {
     const m = /^# (\S+) ([A-Z]+ [A-Z]+: .*)$/.exec(line);
-    if (m?.[1] !== undefined && m[2] !== undefined) comments.set(m[1], m[2]);
+    if (m?.[1] !== undefined && m[2] !== undefined) dhComments.set(m[1], m[2]);
   }
-  const rows = cloud.world
+  const pw = fieldsOf(pwText);
+  const rows: Row[] = cloud.world
     .hosts()
     .filter((h) => h.state !== 'released')
-    .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '', 'en', { numeric: true }));
-  const lines = [`-- ${formatUtc(now)} (virtual) ${'-'.repeat(60)}`];
-  const signature: string[] = [];
-  lines.push(
-    `${'host'.padEnd(10)} ${'host state'.padEnd(11)} ${'instance'.padEnd(20)} ${'inst. state'.padEnd(13)} ${'age'.padStart(6)}  dh_status`,
-  );
-  for (const h of rows) {
-    const inst = cloud.world
-      .instances()
-      .find((i) => i.hostId === h.hostId && i.state !== 'terminated');
-    const ageMin = inst
-      ? Math.floor((now.getTime() - inst.launchTime.getTime()) / 60_000)
-      : undefined;
-    const name = h.name ?? '?';
-    const entry = entries.get(name);
-    const status = entry ? `entry ${entry.instanceId}` : (comments.get(name) ?? '-');
-    signature.push(`${name} ${h.state} ${inst?.instanceId} ${inst?.state} ${status}`);
-    lines.push(
-      `${name.padEnd(10)} ${h.state.padEnd(11)} ${(inst?.instanceId ?? '-').padEnd(20)} ${(inst?.state ?? '-').padEnd(13)} ${(ageMin === undefined ? '-' : `${ageMin}m`).padStart(6)}  ${status}`,
-    );
-  }
-  return { lines, signature: signature.join('\n') };
+    .sort((a, b) => (a.name ?? '').localeCompare(b.name ?? '', 'en', { numeric: true }))
+    .map((h) => {
+      const inst = cloud.world
+        .instances()
+        .find((i) => i.hostId === h.hostId && i.state !== 'terminated');
+      const name = h.name ?? '?';
+      const age = inst
+        ? `${((now.getTime() - inst.launchTime.getTime()) / 3_600_000).toFixed(1)}h`
+        : '-';
+      const entry = entries.get(name);
+      const fields =
+        entry !== undefined && entry.instanceId === inst?.instanceId ? pw.get(name) : undefined;
+      const note = fields?.[3] || (entry ? '' : (dhComments.get(name) ?? ''));
+      const cells = [
+        name,
+        h.state,
+        inst?.instanceId ?? '-',
+        inst?.state ?? '-',
+        age,
+        fields?.[0] ?? '-',
+        fields?.[1] ?? '-',
+        fields?.[2] ?? '-',
+        note,
+      ];
+      const signature = [
+        name,
+        h.state,
+        inst?.instanceId,
+        inst?.state,
+        ...cells.slice(5, 8),
+        note.replace(/\d+/g, '#'),
+      ].join(' ');
+      return { name, cells, signature };
+    });
+  const widths = [9, 10, 19, 13, 6, 8, 8, 5];
+  const fmt = (cells: readonly string[]) =>
+    cells
+      .map((c, i) => (i < widths.length ? c.padEnd(widths[i] ?? 0) : c))
+      .join(' ')
+      .trimEnd();
+  const lines = [
+    `-- ${formatUtc(now)} (virtual) ${'-'.repeat(70)}`,
+    fmt([
+      'host',
+      'host state',
+      'instance',
+      'inst. state',
+      'age',
+      'setup',
+      'listener',
+      'B/E',
+      'comment',
+    ]),
+    ...rows.map((r) => fmt(r.cells)),
+  ];
+  return { lines, signature: rows.map((r) => r.signature).join('\n') };
 }
 
 export function registerDemo(program: Command, result: CommandResult): void {
   program
     .command('demo')
     .description('run pw-pool on a built-in simulated cloud (what `npm start` does); no AWS needed')
-    .option('--hosts <n>', 'dedicated hosts in the simulated pool', parseIntArg(1, 500), 8)
+    .option('--hosts <n>', 'dedicated hosts in the simulated pool', parseIntArg(1, 200), 8)
     .option(
       '--speed <x>',
       `virtual seconds per real second (at least ${MIN_SPEED})`,
       parseSpeed,
-      60,
+      120,
     )
     .option('--until-filled', 'exit 0 as soon as every host has an entry in dh_status.txt')
+    .option('--until-alive', 'exit 0 as soon as every worker is `complete alive`')
     .option('--keep-state', 'keep the temporary state directory at exit')
     .action(async (opts: DemoOptions, command: Command) => {
       const globals = command.optsWithGlobals<GlobalOptions>();
       if (opts.speed < MIN_SPEED)
         throw new UsageError(`demo: --speed must be at least ${MIN_SPEED}`);
       const stateDir = await mkdtemp(join(tmpdir(), 'pw-pool-demo-'));
-      const cloud = await startSimCloud({ hosts: opts.hosts, speed: opts.speed });
+      const cloud = await startSimCloud({
+        hosts: opts.hosts,
+        speed: opts.speed,
+        seed: Date.now() % 2 ** 31,
+      });
       try {
         result.exitCode = await runDemo(
           cloud,
@@ -108,6 +190,55 @@ export function registerDemo(program: Command, result: CommandResult): void {
     });
 }
 
+interface DemoPool {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly ec2: AwsEc2;
+  readonly clock: SimClock;
+  readonly store: StateDir;
+  readonly out: Output;
+  readonly env: NodeJS.ProcessEnv;
+  readonly auth: SshAuth;
+}
+
+/** One cron tick: launch-instances when due, then setup-instances, as `pw-pool cron` will. */
+async function tick(pool: DemoPool, first: boolean, launchDue: boolean): Promise<void> {
+  const { config, log, ec2, clock, store, out } = pool;
+  const nowS = toEpochSeconds(await clock.now());
+  if (launchDue) {
+    out.line(`$ pw-pool launch-instances${first ? ' --force' : ''}`);
+    const launched = await launchInstances(
+      launchSettings(config, poolOf(config)),
+      { ec2, clock, store, out, log, rng: Math.random },
+      { nowS, force: first, dryRun: false },
+    );
+    out.line(`Exit: ${launched.exitCode}`);
+  }
+  const agent = createAgent(config, pool.env);
+  const knownHosts = await KnownHosts.load(
+    store.pathOf(KNOWN_HOSTS_FILE),
+    config.ssh.hostKeyPolicy,
+    log,
+  );
+  const remote = new MacRemote({
+    user: config.ssh.user,
+    port: config.ssh.port,
+    connectTimeoutSeconds: config.ssh.connectTimeoutSeconds,
+    commandTimeoutSeconds: config.ssh.commandTimeoutSeconds,
+    auth: () => pool.auth,
+    knownHosts,
+    log,
+  });
+  out.line(`$ pw-pool setup-instances${first ? ' --force' : ''}`);
+  const setup = await setupInstances(
+    setupSettings(config, poolOf(config), agent),
+    { ec2, remote, store, out, log, checkSshAccess: () => Promise.resolve() },
+    { nowS: toEpochSeconds(await clock.now()), force: first, dryRun: false },
+  );
+  await knownHosts.save();
+  out.line(`Exit: ${setup.exitCode}`);
+}
+
 async function runDemo(
   cloud: SimCloud,
   stateDir: string,
@@ -117,31 +248,55 @@ async function runDemo(
   if (!isLoopbackEndpoint(cloud.endpoint)) {
     throw new UsageError(`demo: refusing a non-loopback EC2 endpoint ${cloud.endpoint}`);
   }
+  // A key for this run only, used as ssh.identityFile (mode 0600, like any secret file).
+  const identityFile = join(stateDir, 'demo-ssh-key');
+  await writeFile(identityFile, generateEd25519KeyPair().private, { mode: 0o600 });
   const { config } = parseConfig(
-    [{ source: 'demo', values: { stateDir, clock: 'sim', logLevel } }],
-    {
-      homeDir: homedir(),
-      uid: process.getuid?.() ?? 0,
-      cwd: process.cwd(),
-    },
+    [
+      {
+        source: 'demo',
+        values: {
+          stateDir,
+          clock: 'sim',
+          logLevel,
+          ...DEMO_POLICY,
+          ssh: { port: cloud.sshPort, identityFile, agentEnvFile: join(stateDir, 'no-agent.env') },
+        },
+      },
+    ],
+    { homeDir: homedir(), uid: process.getuid?.() ?? 0, cwd: process.cwd() },
   );
   const log = createLogger({ level: config.logLevel });
-  const ec2 = new AwsEc2({
-    region: SIM_REGION,
-    endpoint: cloud.endpoint,
-    credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' },
-    maxAttempts: config.aws.maxAttempts,
-    requestTimeoutSeconds: config.aws.requestTimeoutSeconds,
+  const env: NodeJS.ProcessEnv = { POOLTOKEN: `demo-${randomBytes(12).toString('hex')}` };
+  const pool: DemoPool = {
+    config,
     log,
-  });
-  const clock = new SimClock(cloud.endpoint);
-  const store = new StateDir(stateDir);
-  const settings = launchSettings(config, poolOf(config));
-  const out = stdout;
+    ec2: new AwsEc2({
+      region: SIM_REGION,
+      endpoint: cloud.endpoint,
+      credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' },
+      maxAttempts: config.aws.maxAttempts,
+      requestTimeoutSeconds: config.aws.requestTimeoutSeconds,
+      log,
+    }),
+    clock: new SimClock(cloud.endpoint),
+    store: new StateDir(stateDir),
+    out: stdout,
+    env,
+    auth: await resolveSshAuth(
+      { identityFile, agentEnvFile: config.ssh.agentEnvFile },
+      {},
+      process.getuid?.() ?? 0,
+    ),
+  };
+  const { out, store, clock } = pool;
   out.line(
-    `pw-pool demo: ${opts.hosts} simulated hosts at ${opts.speed}x, EC2 endpoint ${cloud.endpoint}`,
+    `pw-pool demo: ${opts.hosts} simulated hosts at ${opts.speed}x, EC2 endpoint ${cloud.endpoint}, SSH port ${cloud.sshPort}`,
   );
-  out.line(`state directory: ${stateDir}  (Ctrl-C stops)`);
+  out.line(
+    `policy: recycle after ${DEMO_POLICY.maxLifetimeSeconds / 3600} h, one launch per ${DEMO_POLICY.launchStaggerSeconds / 60} min, ` +
+      `hosts scrub for 110 min after a terminate; state directory ${stateDir} (Ctrl-C stops)`,
+  );
 
   const stop = untilSignal();
   let stopped = false;
@@ -150,53 +305,63 @@ async function runDemo(
   });
   let lastShown = '';
   const show = async () => {
-    const table = renderPoolTable(cloud, await store.read(DH_STATUS_FILE));
+    const table = renderPoolTable(
+      cloud,
+      await store.read(DH_STATUS_FILE),
+      await store.read(PW_STATUS_FILE),
+    );
     if (table.signature !== lastShown) {
       lastShown = table.signature;
       for (const line of table.lines) out.line(line);
     }
   };
-  const launch = async (force: boolean) => {
-    const nowS = toEpochSeconds(await clock.now());
-    out.line(`$ pw-pool launch-instances${force ? ' --force' : ''}`);
-    const outcome = await launchInstances(
-      settings,
-      { ec2, clock, store, out, log, rng: Math.random },
-      { nowS, force, dryRun: false },
-    );
-    out.line(`Exit: ${outcome.exitCode}`);
-  };
-  // The table is refreshed every real second, also while a launch waits for `running`.
+  // The table is refreshed every real second, also while a tick is running.
   let showing = Promise.resolve();
   const ticker = setInterval(() => {
     showing = showing
       .then(show)
       .catch((error: unknown) => log.warn({ err: String(error) }, 'demo display failed'));
   }, 1000);
+  const done = async (): Promise<string | undefined> => {
+    if (
+      opts.untilFilled === true &&
+      parseDhStatus((await store.read(DH_STATUS_FILE)) ?? '').entries.length >= opts.hosts
+    ) {
+      return `every host has an entry in ${DH_STATUS_FILE}`;
+    }
+    if (opts.untilAlive === true) {
+      const alive = [...fieldsOf(await store.read(PW_STATUS_FILE)).values()].filter(
+        (f) => f[0] === 'complete' && f[1] === 'alive',
+      );
+      if (alive.length >= opts.hosts) return `every worker is complete alive in ${PW_STATUS_FILE}`;
+    }
+    return undefined;
+  };
   try {
-    await launch(true);
-    let nextLaunchMs = (await clock.now()).getTime() + config.cron.launchEverySeconds * 1000;
+    let first = true;
+    let lastLaunchMs = -Infinity;
     for (;;) {
+      const nowMs = (await clock.now()).getTime();
+      const launchDue =
+        nowMs - lastLaunchMs >=
+        (pool.config.cron.launchEverySeconds - pool.config.cron.intervalSeconds / 2) * 1000;
+      if (launchDue) lastLaunchMs = nowMs;
+      await tick(pool, first, launchDue);
+      first = false;
       await showing;
       await show();
-      if (opts.untilFilled === true) {
-        const dh = parseDhStatus((await store.read(DH_STATUS_FILE)) ?? '');
-        if (dh.entries.length >= opts.hosts) {
-          out.line(`every host has an entry in ${DH_STATUS_FILE}`);
-          return 0;
-        }
+      const reason = await done();
+      if (reason !== undefined) {
+        out.line(reason);
+        return 0;
       }
       if (stopped) return 0;
-      await Promise.race([clock.sleep(Math.max(1, opts.speed)), stop]);
+      await Promise.race([clock.sleep(pool.config.cron.intervalSeconds), stop]);
       if (stopped) return 0;
-      if ((await clock.now()).getTime() >= nextLaunchMs) {
-        await launch(false);
-        nextLaunchMs += config.cron.launchEverySeconds * 1000;
-      }
     }
   } finally {
     clearInterval(ticker);
     await showing;
-    ec2.destroy();
+    pool.ec2.destroy();
   }
 }

@@ -8,6 +8,8 @@ import type { CiAgent } from '../../pw-lib/agents/types.js';
 import { setupInstances } from '../../pw-lib/app/setup-instances.js';
 import type { SetupSettings } from '../../pw-lib/app/setup-instances.js';
 import { validateAgentConfig } from '../../pw-lib/config/index.js';
+import type { Config } from '../../pw-lib/config/index.js';
+import type { PoolId } from '../../pw-lib/core/pool.js';
 import { PreconditionError } from '../../pw-lib/errors.js';
 import type { SshAuth } from '../../pw-lib/adapters/ssh.js';
 import type { CommandResult, GlobalOptions, RunContext } from '../context.js';
@@ -15,13 +17,12 @@ import { createContext, withPoolLock } from '../context.js';
 
 export const KNOWN_HOSTS_FILE = 'known_hosts';
 
-export function createAgent(ctx: RunContext): CiAgent {
-  const c = ctx.config;
+export function createAgent(c: Config, env: NodeJS.ProcessEnv): CiAgent {
   switch (c.agent.kind) {
     case 'cirrus':
       return new CirrusAgent({
         poolTokenFile: c.cirrus.poolTokenFile,
-        env: ctx.env,
+        env,
         purposeTagKey: c.purposeTagKey,
         purposeValue: c.purposeValue,
       });
@@ -32,11 +33,10 @@ export function createAgent(ctx: RunContext): CiAgent {
   }
 }
 
-export function setupSettings(ctx: RunContext, agent: CiAgent): SetupSettings {
-  const c = ctx.config;
+export function setupSettings(c: Config, pool: PoolId, agent: CiAgent): SetupSettings {
   return {
     policy: {
-      pool: ctx.pool,
+      pool,
       maxLifetimeS: c.maxLifetimeSeconds,
       hardLifetimeS: c.hardLifetimeSeconds,
       setupTimeoutS: c.setupTimeoutSeconds,
@@ -64,7 +64,7 @@ export async function runSetupInstances(
 ): Promise<{ exitCode: number; wrote: boolean }> {
   const c = ctx.config;
   validateAgentConfig(c, ctx.env, ctx.origins, { requireSecret: false });
-  const agent = createAgent(ctx);
+  const agent = createAgent(c, ctx.env);
   const knownHosts = await KnownHosts.load(
     ctx.store.pathOf(KNOWN_HOSTS_FILE),
     c.ssh.hostKeyPolicy,
@@ -81,7 +81,7 @@ export async function runSetupInstances(
     log: ctx.log,
   });
   const outcome = await setupInstances(
-    setupSettings(ctx, agent),
+    setupSettings(c, ctx.pool, agent),
     {
       ec2: await ctx.ec2(),
       remote,
