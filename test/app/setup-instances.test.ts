@@ -386,6 +386,26 @@ describe('setupInstances (app, fakes)', () => {
     assert.match(status(), /^# invalid dh_status entry: MacM1-4\?i-bad\?2024$/m);
   });
 
+  it("an unexpected exception for one instance is that entry's result; the others and the file go on (R3)", async () => {
+    setPool([instance(1), instance(2)]);
+    remote.facts.set('MacM1-2', HEALTHY_FACTS);
+    // A malformed report that slipped through makes the decision code throw for MacM1-1 only.
+    remote.facts.set('MacM1-1', { ...HEALTHY_FACTS, workerLog: undefined as never });
+    const r = await run();
+    assert.equal(r.exitCode, 4);
+    assert.match(
+      status(),
+      /^MacM1-1 error error 0 0 # Internal error while processing instance i-0{16}1; see the log\.$/m,
+    );
+    assert.equal(
+      status()
+        .split('\n')
+        .find((l) => l.startsWith('MacM1-2 ')),
+      'MacM1-2 complete alive 1 1',
+    );
+    assert.ok(logs.records.some((x) => x.msg === 'internal error while processing the instance'));
+  });
+
   it('after the run deadline no new remote work starts', async () => {
     setPool([instance(1), instance(2)]);
     let t = 0;

@@ -220,39 +220,72 @@ export async function setupInstances(
     };
   };
 
+  // R3: one entry's unexpected failure is that entry's result; it never aborts the run.
+  const isolate = (e: Entry, work: () => Promise<void>) => async () => {
+    try {
+      await work();
+    } catch (error) {
+      e.log.error(
+        { err: (error as Error)?.stack ?? String(error) },
+        'internal error while processing the instance',
+      );
+      e.verdict = {
+        kind: 'done',
+        state: {
+          ...e.verdict.state,
+          comment: `Internal error while processing instance ${e.instanceId}; see the log.`,
+          warn: true,
+        },
+      };
+    }
+  };
+
   // Phase 1: reach and probe, concurrently (S7, S8, then S9–S13).
   const limit = pLimit(Math.max(1, settings.observeConcurrency));
   await Promise.all(
     entries.map((e) =>
-      limit(async () => {
-        if (e.verdict.kind !== 'connect') return;
-        if (deadlinePassed()) return notProcessed(e);
-        const dns = e.verdict.dns;
-        const start = e.verdict.state;
-        let session: RemoteSession;
-        try {
-          session = await deps.remote.connect(
-            { instanceId: e.instanceId, name: e.name, host: dns },
-            e.log,
-          );
-        } catch (error) {
-          const kind = error instanceof RemoteError && error.kind === 'tcp' ? 'tcp' : 'ssh';
-          e.log.warn({ err: errText(error) }, 'unreachable');
-          e.verdict = {
-            kind: 'done',
-            state: { ...start, comment: connectFailure(kind, dns, policy), warn: true },
-          };
-          return;
-        }
-        e.session = session;
-        e.dns = dns;
-        try {
-          const facts = await session.probe({
-            kind: agent.kind,
-            name: e.name,
-            patterns: agent.patterns,
-          });
-          if (facts.setupLogLast !== '') e.log.debug({ setupLog: facts.setupLogLast }, 'setup.log');
+      limit(
+        isolate(e, async () => {
+          if (e.verdict.kind !== 'connect') return;
+          if (deadlinePassed()) return notProcessed(e);
+          const dns = e.verdict.dns;
+          const start = e.verdict.state;
+          let session: RemoteSession;
+          try {
+            session = await deps.remote.connect(
+              { instanceId: e.instanceId, name: e.name, host: dns },
+              e.log,
+            );
+          } catch (error) {
+            const kind = error instanceof RemoteError && error.kind === 'tcp' ? 'tcp' : 'ssh';
+            e.log.warn({ err: errText(error) }, 'unreachable');
+            e.verdict = {
+              kind: 'done',
+              state: { ...start, comment: connectFailure(kind, dns, policy), warn: true },
+            };
+            return;
+          }
+          e.session = session;
+          e.dns = dns;
+          let facts;
+          try {
+            facts = await session.probe({
+              kind: agent.kind,
+              name: e.name,
+              patterns: agent.patterns,
+            });
+          } catch (error) {
+            e.log.warn({ err: errText(error) }, 'probe failed');
+            e.verdict = {
+              kind: 'done',
+              state: { ...start, comment: probeFailure(dns), warn: true },
+            };
+            return;
+          }
+          if (facts.setupStarted && !facts.setupDone) {
+            e.log.info({ lastLine: facts.setupLogLast }, 'setup in progress');
+          }
+          // Outside the probe's try: a bug here is an internal error (isolate), not "lost contact".
           e.verdict = decideFromProbe(
             facts,
             start,
@@ -265,14 +298,8 @@ export async function setupInstances(
             },
             policy,
           );
-          if (facts.setupStarted && !facts.setupDone) {
-            e.log.info({ lastLine: facts.setupLogLast }, 'setup in progress');
-          }
-        } catch (error) {
-          e.log.warn({ err: errText(error) }, 'probe failed');
-          e.verdict = { kind: 'done', state: { ...start, comment: probeFailure(dns), warn: true } };
-        }
-      }),
+        }),
+      ),
     ),
   );
 
@@ -288,11 +315,12 @@ export async function setupInstances(
 
   // Phase 3: act. Fresh setups run in sorted order when --force staggers their timers.
   const reduction = new TimerReduction(opts.force, policy.maxLifetimeS, policy.launchStaggerS);
-  const setupOne = async (e: Entry) => {
-    if (e.verdict.kind !== 'fresh-setup' || e.session === undefined) return;
-    if (deadlinePassed()) return notProcessed(e);
-    e.verdict = await freshSetup(e, e.session, e.verdict.state, e.verdict.setupLogFound);
-  };
+  const setupOne = (e: Entry) =>
+    isolate(e, async () => {
+      if (e.verdict.kind !== 'fresh-setup' || e.session === undefined) return;
+      if (deadlinePassed()) return notProcessed(e);
+      e.verdict = await freshSetup(e, e.session, e.verdict.state, e.verdict.setupLogFound);
+    })();
   if (opts.force) {
     for (const e of entries) await setupOne(e);
   } else {
@@ -300,16 +328,18 @@ export async function setupInstances(
   }
   await Promise.all(
     entries.map((e) =>
-      limit(async () => {
-        if (e.verdict.kind === 'maintenance') {
-          if (deadlinePassed()) return notProcessed(e);
-          e.verdict = await maintenance(e, e.verdict.state);
-        }
-        if (e.verdict.kind === 'terminate') {
-          const state = await forceTerminate(e.name, e.instanceId, e.verdict, e.log, e.session);
-          e.verdict = { kind: 'done', state };
-        }
-      }),
+      limit(
+        isolate(e, async () => {
+          if (e.verdict.kind === 'maintenance') {
+            if (deadlinePassed()) return notProcessed(e);
+            e.verdict = await maintenance(e, e.verdict.state);
+          }
+          if (e.verdict.kind === 'terminate') {
+            const state = await forceTerminate(e.name, e.instanceId, e.verdict, e.log, e.session);
+            e.verdict = { kind: 'done', state };
+          }
+        }),
+      ),
     ),
   );
   await Promise.all(
