@@ -227,6 +227,7 @@ describe('pw-pool setup-instances (e2e on simulated Macs)', () => {
       PW_POOL_LAUNCH_STAGGER_SECONDS: '600',
       PW_POOL_AGENT_DRAIN_SECONDS: '3600',
       PW_POOL_SSH_COMMAND_TIMEOUT_SECONDS: '2',
+      PW_POOL_SSH_CONNECT_TIMEOUT_SECONDS: '2',
     };
     const f = await macPoolFixture(t, { hosts: 3, env });
     await f.control('POST', '/_sim/faults', { kind: 'unreachable', target: 'MacM1-2' });
@@ -271,6 +272,21 @@ describe('pw-pool setup-instances (e2e on simulated Macs)', () => {
       /^MacM1-2 error error 0 0 # Excess instance lifetime; \d+m past hard max limit\. Terminating immediately!$/,
     );
     assert.equal((await f.instance('MacM1-2')).state, 'shutting-down');
+  });
+
+  it('a changed host key is reported and the instance skipped, never terminated', async (t) => {
+    const f = await macPoolFixture(t, { hosts: 2 });
+    await toCompleteAlive(f, ['MacM1-1', 'MacM1-2']);
+    await f.control('POST', '/_sim/faults', { kind: 'host-key-change', target: 'MacM1-1' });
+    const r = await setup(f);
+    assert.equal(r.code, 4);
+    assert.match(
+      await f.statusLine('MacM1-1'),
+      /^MacM1-1 error error 0 0 # Could not ssh to 'ec2-user@127\.0\.\d+\.\d+'\.$/,
+    );
+    assert.match(r.stderr, /host key for i-[0-9a-f]{17} changed/);
+    assert.equal((await f.instance('MacM1-1')).state, 'running');
+    assert.equal(await f.statusLine('MacM1-2'), 'MacM1-2 complete alive 0 0');
   });
 
   it('token hygiene: the pool token appears nowhere but the channel stdin', async (t) => {

@@ -174,6 +174,8 @@ function tcpConnect(host: string, port: number, timeoutMs: number): Promise<Sock
     sock.once('connect', () => {
       clearTimeout(timer);
       sock.removeAllListeners('error');
+      // Small request/answer exchanges: without this every command waits for a delayed ACK.
+      sock.setNoDelay(true);
       resolve(sock);
     });
     sock.once('error', (error) => {
