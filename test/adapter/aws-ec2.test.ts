@@ -185,6 +185,22 @@ describe('AwsEc2 adapter (real SDK over the simulated EC2 Query API)', () => {
     for (const i of batch) assert.equal(i.state, 'pending');
   });
 
+  it('chunks the host-id batch so that no call exceeds 200 filter values (196+ hosts)', async (t) => {
+    const { sim, ec2 } = await setup(t, 0);
+    const ids = Array.from({ length: 401 }, (_, i) => `h-${i.toString(16).padStart(17, '0')}`);
+    const batch = await ec2.listInstancesOnHosts(ids);
+    assert.deepEqual(batch, []);
+    const reqs = requests(sim, 'DescribeInstances');
+    assert.equal(reqs.length, 3, '195 + 195 + 11 host ids');
+    for (const r of reqs) {
+      const values = Object.keys(r.params).filter((k) =>
+        /^Filter\.\d+\.Value\.\d+$/.test(k),
+      ).length;
+      assert.ok(values <= 200, `${values} filter values`);
+      assert.equal(r.errorCode, undefined);
+    }
+  });
+
   it('classifyAwsError maps codes to kinds in one place', () => {
     const kind = (e: unknown) => classifyAwsError(e).kind;
     assert.equal(kind({ name: 'RequestLimitExceeded', message: 'x' }), 'throttling');

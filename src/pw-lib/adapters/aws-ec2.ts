@@ -24,8 +24,8 @@ import type {
 } from '../ports.js';
 
 export const DEFAULT_REGION = 'us-east-1';
-/** At most this many values in one filter (EC2 limit). */
-const FILTER_CHUNK = 200;
+/** EC2 refuses a call with more filter values than this, all filters together (FilterLimitExceeded). */
+export const MAX_FILTER_VALUES = 200;
 const NON_TERMINATED = ['pending', 'running', 'shutting-down', 'stopping', 'stopped'];
 
 const THROTTLING = new Set([
@@ -214,7 +214,9 @@ export class AwsEc2 implements Ec2 {
 
   private async describeByFilter(filterName: string, values: readonly string[], states?: string[]) {
     const out: InstanceView[] = [];
-    for (const chunk of chunks(values, FILTER_CHUNK)) {
+    // The id list shares the call's value budget with the state filter.
+    const chunkSize = MAX_FILTER_VALUES - (states?.length ?? 0);
+    for (const chunk of chunks(values, chunkSize)) {
       const Filters: Filter[] = [{ Name: filterName, Values: chunk }];
       if (states) Filters.push({ Name: 'instance-state-name', Values: states });
       for await (const page of paginateDescribeInstances(
