@@ -23,7 +23,8 @@
 //   host-key-change   the Mac presents a new host key from now on
 //   setup-fail        the next setup fails; value = the reason written to .setup.failed
 // The last four act once per count; their count defaults to 1 (persistent listener-crash: until
-// removed).
+// removed). SSH latency is not a fault but a Mac setting (sshHandshakeMs, sshCommandMs in
+// mac/settings.ts: startSimCloud({ macs }), POST /_sim/macs or /_sim/macs/<id|Name>).
 
 export const EC2_FAULT_KINDS = ['throttle', '5xx', 'capacity', 'latencyMs'] as const;
 export const MAC_FAULT_KINDS = [

@@ -73,7 +73,8 @@ export interface StartSimCloudOptions {
   /** The port every simulated Mac's sshd listens on, at its instance's address (0 / undefined =
    *  a free port). */
   sshPort?: number | undefined;
-  /** Simulated Macs (default: on, with DEFAULT_MAC_SETTINGS); false = no Macs, no SSH. */
+  /** Simulated Macs (default: on, with DEFAULT_MAC_SETTINGS); false = no Macs, no SSH. Real-time
+   *  SSH latency on every Mac: `{ sshHandshakeMs: 300, sshCommandMs: 80 }` (see MacSettings). */
   macs?: Partial<MacSettings> | false | undefined;
 }
 

@@ -100,12 +100,19 @@
  *   POST   /_sim/macs                  {setupSeconds?, setupJitterSeconds?, taskRatePerHour?,
  *                                       taskDurationSeconds?, supervisorPollSeconds?,
  *                                       registrationDelaySeconds?, shutdownPollSeconds?,
- *                                       noiseLines?, cirrusUpstream?, runnerVersion?, bootMinS?,
- *                                       bootMaxS?} → {"sshPort", "settings", "timings"}: fleet-wide
- *                                       from now on (bootMinS/bootMaxS: the boot delay of
- *                                       instances that reach `running` later)
+ *                                       noiseLines?, cirrusUpstream?, runnerVersion?,
+ *                                       sshHandshakeMs?, sshCommandMs?, bootMinS?, bootMaxS?}
+ *                                       → {"sshPort", "settings", "timings"}: fleet-wide from now
+ *                                       on (bootMinS/bootMaxS: the boot delay of instances that
+ *                                       reach `running` later). SSH latency, in real milliseconds
+ *                                       (0..600000, default 0): sshHandshakeMs holds the banner of
+ *                                       every later connection that long (no handshake is
+ *                                       shorter); sshCommandMs delays each command's answer (exec)
+ *                                       and each SFTP start that long. Faults act first: an
+ *                                       unreachable Mac still sends no banner at all
  *   GET    /_sim/macs/<id|Name>        → <mac>
  *   POST   /_sim/macs/<id|Name>        {the same settings but boot*} → <mac>: this Mac's overrides
+ *                                       (e.g. {"sshHandshakeMs": 300}: latency on one Mac only)
  *   POST   /_sim/macs/<id|Name>/task   {durationSeconds?, count?} → <mac>: a task starts now on the
  *                                       idle listener (409 when there is none); durationSeconds 0
  *                                       = it completes at once, and then `count` tasks run back to

@@ -261,6 +261,11 @@ export class SimMac {
     return this.#ctx.world.sync().getTime();
   }
 
+  /** The settings in force on this Mac: the fleet's under this Mac's overrides. */
+  effectiveSettings(): MacSettings {
+    return this.#ctx.settings();
+  }
+
   /** Follows the instance's EC2 state: powered while `running`, SSH from sshReadyAt. */
   follow(instance: InstanceView): void {
     if (instance.state === 'running') {
@@ -442,6 +447,10 @@ export class SimMac {
       nowMs,
     );
     const deadlineS = epochSeconds(nowMs) + seconds;
+    // `… >>setup.log 2>&1 &`: the shell creates the log when it starts the timer.
+    if (this.fs.get(SETUP_LOG) === undefined) {
+      this.fs.appendText(SETUP_LOG, '', PRIVATE_EC2, nowMs);
+    }
     this.writeOwnFile(RECYCLE_PID, `${proc.pid}\n`, nowMs);
     this.writeOwnFile(RECYCLE_DEADLINE, `${deadlineS}\n`, nowMs);
     this.#timer = {
@@ -1355,11 +1364,14 @@ export function isoSeconds(ms: number): string {
   return `${new Date(ms).toISOString().slice(0, 19)}+00:00`;
 }
 
-/** lib.sh's pw_hours: whole hours, with one (truncated) decimal when not whole. */
+/** lib.sh's pw_hours: whole hours with up to two (truncated) decimals, a trailing zero dropped
+ *  (7200 → 2, 5400 → 1.5, 3636 → 1.01, 60 → 0.01). */
 export function hours(seconds: number): string {
   const whole = Math.floor(seconds / 3600);
-  const tenths = Math.floor(((seconds % 3600) * 10) / 3600);
-  return tenths === 0 ? String(whole) : `${whole}.${tenths}`;
+  const cents = Math.floor(((seconds % 3600) * 100) / 3600);
+  if (cents === 0) return String(whole);
+  if (cents % 10 === 0) return `${whole}.${cents / 10}`;
+  return `${whole}.${String(cents).padStart(2, '0')}`;
 }
 
 function logrusTime(ms: number): string {

@@ -408,7 +408,9 @@ const HANDLERS: Readonly<Record<Operation, OpHandler>> = {
     const listenerRe = ereToRegExp(lpat);
     const jobRe = ereToRegExp(jpat);
 
-    // Step 2: the recycling timer and any shutdown.sh still waiting for a job.
+    // Step 2: the recycling timer and any shutdown.sh still waiting for a job. (On a Mac, the
+    // timer's bash may report its killed sleep as a `Terminated` line in setup.log, depending on
+    // when the second signal lands: a shell artefact that is not modelled.)
     let timer = 'none';
     const timerPid = mac.pidFromFile(RECYCLE_PID);
     if (timerPid !== undefined && mac.pidFileState(RECYCLE_PID, 'pw-pool-recycle') === 'alive') {

@@ -1,6 +1,7 @@
 // The simulated Macs' tunables (virtual seconds unless the name says otherwise). Fleet-wide
 // settings come from startSimCloud({ macs }) and POST /_sim/macs; a Mac can override any of them
-// (POST /_sim/macs/<id|Name>).
+// (POST /_sim/macs/<id|Name>). The two ssh*Ms settings are real-time SSH latency: they slow the
+// wire, not the Mac's model, and apply from the next connection / command on.
 
 import { z } from 'zod';
 
@@ -25,6 +26,12 @@ export interface MacSettings {
   cirrusUpstream: string;
   /** The runner version a github-actions runner logs (setup's `version=` wins). */
   runnerVersion: string;
+  /** Real milliseconds the sshd holds its banner after accepting a connection, so every SSH
+   *  handshake takes at least this long (0 = none). */
+  sshHandshakeMs: number;
+  /** Real milliseconds between a command's end of input and its answer (exec requests), and
+   *  before an SFTP subsystem start is confirmed (0 = none). */
+  sshCommandMs: number;
 }
 
 export const DEFAULT_MAC_SETTINGS: Readonly<MacSettings> = Object.freeze({
@@ -38,9 +45,13 @@ export const DEFAULT_MAC_SETTINGS: Readonly<MacSettings> = Object.freeze({
   noiseLines: true,
   cirrusUpstream: 'grpc.cirrus-ci.com:443',
   runnerVersion: '2.321.0',
+  sshHandshakeMs: 0,
+  sshCommandMs: 0,
 });
 
 const seconds = z.number().finite().min(0);
+/** Real milliseconds of injected latency, as the EC2 latencyMs fault allows. */
+const latencyMs = z.number().finite().min(0).max(600_000);
 
 /** A patch of MacSettings, as the control API and startSimCloud accept it. */
 export const macSettingsPatchSchema = z
@@ -61,6 +72,8 @@ export const macSettingsPatchSchema = z
       .string()
       .regex(/^[0-9]+\.[0-9]+\.[0-9]+$/)
       .optional(),
+    sshHandshakeMs: latencyMs.optional(),
+    sshCommandMs: latencyMs.optional(),
   })
   .strict();
 

@@ -5,6 +5,10 @@
 //   unreachable  the socket is accepted and never written to (no banner)
 //   hang         the handshake completes, session channels are never answered
 //   drop         the connection is cut in the middle of the next command (no exit status)
+// Injected latency (the Mac's settings, real milliseconds, read at each event):
+//   sshHandshakeMs  the banner is held this long after the accept, so no handshake is shorter
+//   sshCommandMs    a command runs when its input ends and its answer (output, exit status, or
+//                   a drop fault's cut) is sent this long after; an SFTP start waits as long
 
 import { createHash } from 'node:crypto';
 import { createServer, type Server as NetServer, type Socket } from 'node:net';
@@ -46,6 +50,8 @@ export class MacEndpoint {
   readonly #port: number;
   readonly #sockets = new Set<Socket>();
   readonly #byPeer = new Map<string, Socket>();
+  /** Injected-latency timers, cancelled when the listener closes. */
+  readonly #delays = new Set<NodeJS.Timeout>();
   #net: NetServer | undefined;
   #ssh: ssh2.Server;
   #hostPublic = '';
@@ -131,6 +137,8 @@ export class MacEndpoint {
   async #unlisten(): Promise<void> {
     const server = this.#net;
     this.#net = undefined;
+    for (const timer of this.#delays) clearTimeout(timer);
+    this.#delays.clear();
     for (const socket of this.#sockets) socket.destroy();
     this.#sockets.clear();
     this.#byPeer.clear();
@@ -140,6 +148,9 @@ export class MacEndpoint {
   #accept(socket: Socket): void {
     this.stats.connections++;
     this.#sockets.add(socket);
+    // As sshd does for sessions: no Nagle. A reply is several small writes (data, exit status,
+    // EOF, close); with Nagle each waits for the client's delayed ACK (~40 ms per command).
+    socket.setNoDelay(true);
     const peer = `${socket.remoteAddress ?? ''}:${socket.remotePort ?? 0}`;
     this.#byPeer.set(peer, socket);
     socket.on('error', () => undefined);
@@ -155,7 +166,34 @@ export class MacEndpoint {
       this.stats.unreachable++;
       return; // accepted, never answered
     }
-    this.#ssh.injectSocket(socket);
+    // The client's first bytes wait in the socket until ssh2 takes it over and sends the banner.
+    this.#later(this.#mac.effectiveSettings().sshHandshakeMs, () => {
+      if (socket.destroyed) return;
+      if (this.#mac.power !== 'on') socket.destroy();
+      else this.#ssh.injectSocket(socket);
+    });
+  }
+
+  /**
+   * Runs `fn` after at least `ms` real milliseconds (at once when 0); a timer that fires early by
+   * the clocks' rounding waits for the rest, so a client never measures less than `ms`.
+   */
+  #later(ms: number, fn: () => void): void {
+    if (!(ms > 0)) {
+      fn();
+      return;
+    }
+    const due = performance.now() + ms;
+    const arm = (wait: number): void => {
+      const timer = setTimeout(() => {
+        this.#delays.delete(timer);
+        const left = due - performance.now();
+        if (left > 0) arm(Math.ceil(left));
+        else fn();
+      }, wait);
+      this.#delays.add(timer);
+    };
+    arm(ms);
   }
 
   #newSshServer(): ssh2.Server {
@@ -219,7 +257,11 @@ export class MacEndpoint {
         channel.exit(1);
         channel.end();
       });
-      session.on('sftp', (ok) => serveSftp(ok(), this.#mac));
+      session.on('sftp', (ok) =>
+        this.#later(this.#mac.effectiveSettings().sshCommandMs, () => {
+          if (socket?.destroyed !== true) serveSftp(ok(), this.#mac);
+        }),
+      );
     });
   }
 
@@ -258,17 +300,20 @@ export class MacEndpoint {
           op: undefined,
         };
       }
-      if (fault !== undefined) {
-        this.stats.dropped++;
-        if (fault === 'drop')
-          channel.write(result.stdout.slice(0, Math.floor(result.stdout.length / 2)));
-        setImmediate(() => socket?.destroy());
-        return;
-      }
-      if (result.stdout !== '') channel.write(result.stdout);
-      if (result.stderr !== '') channel.stderr.write(result.stderr);
-      channel.exit(result.exitCode);
-      channel.end();
+      if (fault !== undefined) this.stats.dropped++;
+      this.#later(this.#mac.effectiveSettings().sshCommandMs, () => {
+        if (socket?.destroyed === true) return; // the client gave up (or the Mac went down)
+        if (fault !== undefined) {
+          if (fault === 'drop')
+            channel.write(result.stdout.slice(0, Math.floor(result.stdout.length / 2)));
+          setImmediate(() => socket?.destroy());
+          return;
+        }
+        if (result.stdout !== '') channel.write(result.stdout);
+        if (result.stderr !== '') channel.stderr.write(result.stderr);
+        channel.exit(result.exitCode);
+        channel.end();
+      });
     };
     channel.on('error', () => undefined);
     channel.on('data', (data: Buffer) => {
