@@ -46,6 +46,7 @@ function settings(env: Record<string, string> = { POOLTOKEN: TOKEN }): SetupSett
     agent,
     agentDrainSeconds: 7200,
     observeConcurrency: 4,
+    connectConcurrency: 8,
     runDeadlineSeconds: 1200,
     brewTaps: ['libkrun/krun'],
     brewFormulas: ['go'],
@@ -231,6 +232,28 @@ describe('setupInstances (app, fakes)', () => {
     assert.ok(
       !ec2.calls.some((c) => c.startsWith('TerminateInstances') || c.startsWith('CreateTags')),
     );
+  });
+
+  it('instances waiting out their connect timeout hold no observation slot', async () => {
+    const pool = [1, 2, 3, 4, 5, 6].map((n) => instance(n));
+    setPool(pool);
+    let release = () => {};
+    const timeout = new Promise<void>((resolve) => (release = resolve));
+    for (const n of [1, 2]) {
+      remote.connectFailure.set(`MacM1-${n}`, 'tcp');
+      remote.connectGate.set(`MacM1-${n}`, timeout);
+    }
+    const s = { ...settings(), observeConcurrency: 1, connectConcurrency: 3 };
+    const running = run({ s });
+    const probed = () => [3, 4, 5, 6].every((n) => remote.calls.includes(`probe MacM1-${n}`));
+    for (let i = 0; i < 1000 && !probed(); i++) await new Promise((r) => setImmediate(r));
+    const probedBeforeTimeouts = probed();
+    release();
+    const r = await running;
+    assert.ok(probedBeforeTimeouts, `calls before the timeouts: ${remote.calls.join(', ')}`);
+    assert.equal(r.exitCode, 4);
+    assert.match(status(), /^MacM1-1 error error 0 0 # Could not connect to port 22/m);
+    assert.match(status(), /^MacM1-6 /m);
   });
 
   it('a probe that loses contact is unknown, not "absent"', async () => {

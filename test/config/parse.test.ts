@@ -57,6 +57,7 @@ void describe('config defaults (§2)', () => {
     assert.deepEqual(c.ssh, {
       user: 'ec2-user',
       connectTimeoutSeconds: 13,
+      connectConcurrency: 256,
       port: 22,
       commandTimeoutSeconds: 60,
       hostKeyPolicy: 'accept-new',

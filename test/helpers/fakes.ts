@@ -228,14 +228,18 @@ export class FakeRemote implements Remote {
   readonly calls: string[] = [];
   facts = new Map<string, ProbeFacts>();
   connectFailure = new Map<string, 'tcp' | 'ssh'>();
+  /** Per host: connect waits for this promise before it answers (an instance that never answers
+   *  until its connect timeout). */
+  connectGate = new Map<string, Promise<void>>();
   opFailure = new Map<string, RemoteError>();
   secrets: string[] = [];
   connections = 0;
 
-  connect(target: RemoteTarget): Promise<RemoteSession> {
+  async connect(target: RemoteTarget): Promise<RemoteSession> {
     const fail = this.connectFailure.get(target.name);
     this.calls.push(`connect ${target.name}`);
-    if (fail) return Promise.reject(new RemoteError(fail, `${fail} failure`));
+    await this.connectGate.get(target.name);
+    if (fail) throw new RemoteError(fail, `${fail} failure`);
     this.connections += 1;
     const name = target.name;
     const op = (what: string): Promise<void> => {
@@ -270,6 +274,6 @@ export class FakeRemote implements Remote {
         return Promise.resolve();
       },
     };
-    return Promise.resolve(session);
+    return session;
   }
 }

@@ -51,6 +51,7 @@ export function setupSettings(c: Config, pool: PoolId, agent: CiAgent): SetupSet
     agent,
     agentDrainSeconds: c.agentDrainSeconds,
     observeConcurrency: c.observeConcurrency,
+    connectConcurrency: c.ssh.connectConcurrency,
     runDeadlineSeconds: c.runDeadlineSeconds,
     brewTaps: c.remote.brewTaps,
     brewFormulas: c.remote.brewFormulas,

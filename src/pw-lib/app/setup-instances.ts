@@ -43,7 +43,12 @@ export interface SetupSettings {
   readonly policy: SetupPolicy;
   readonly agent: CiAgent;
   readonly agentDrainSeconds: number;
+  /** Remote commands (probes, setups, maintenance) in flight at once. */
   readonly observeConcurrency: number;
+  /** Connection attempts (TCP + SSH handshake) in flight at once, apart from the above: an
+   *  unreachable instance waits out its connect timeout without stalling the observation of the
+   *  reachable ones. */
+  readonly connectConcurrency: number;
   readonly runDeadlineSeconds: number;
   readonly brewTaps: readonly string[];
   readonly brewFormulas: readonly string[];
@@ -240,66 +245,66 @@ export async function setupInstances(
     }
   };
 
-  // Phase 1: reach and probe, concurrently (S7, S8, then S9–S13).
+  // Phase 1: reach and probe, concurrently (S7, S8, then S9–S13). Connecting and commanding have
+  // separate limits, so instances that never answer only delay themselves.
   const limit = pLimit(Math.max(1, settings.observeConcurrency));
+  const connectLimit = pLimit(Math.max(1, settings.connectConcurrency));
   await Promise.all(
     entries.map((e) =>
-      limit(
-        isolate(e, async () => {
-          if (e.verdict.kind !== 'connect') return;
-          if (deadlinePassed()) return notProcessed(e);
-          const dns = e.verdict.dns;
-          const start = e.verdict.state;
-          let session: RemoteSession;
-          try {
-            session = await deps.remote.connect(
-              { instanceId: e.instanceId, name: e.name, host: dns },
-              e.log,
-            );
-          } catch (error) {
-            const kind = error instanceof RemoteError && error.kind === 'tcp' ? 'tcp' : 'ssh';
-            e.log.warn({ err: errText(error) }, 'unreachable');
-            e.verdict = {
-              kind: 'done',
-              state: { ...start, comment: connectFailure(kind, dns, policy), warn: true },
-            };
-            return;
-          }
-          e.session = session;
-          e.dns = dns;
-          let facts;
-          try {
-            facts = await session.probe({
-              kind: agent.kind,
-              name: e.name,
-              patterns: agent.patterns,
-            });
-          } catch (error) {
-            e.log.warn({ err: errText(error) }, 'probe failed');
-            e.verdict = {
-              kind: 'done',
-              state: { ...start, comment: probeFailure(dns), warn: true },
-            };
-            return;
-          }
-          if (facts.setupStarted && !facts.setupDone) {
-            e.log.info({ lastLine: facts.setupLogLast }, 'setup in progress');
-          }
-          // Outside the probe's try: a bug here is an internal error (isolate), not "lost contact".
-          e.verdict = decideFromProbe(
-            facts,
-            start,
-            {
-              name: e.name,
-              instance: e.instance as InstanceView,
-              nowS: opts.nowS,
-              prevListener: prev.listenerByName.get(e.name),
-              prevTimeS: prev.timeS,
-            },
-            policy,
+      isolate(e, async () => {
+        if (e.verdict.kind !== 'connect') return;
+        const dns = e.verdict.dns;
+        const start = e.verdict.state;
+        let session: RemoteSession | undefined;
+        try {
+          session = await connectLimit(() =>
+            deadlinePassed()
+              ? undefined
+              : deps.remote.connect({ instanceId: e.instanceId, name: e.name, host: dns }, e.log),
           );
-        }),
-      ),
+        } catch (error) {
+          const kind = error instanceof RemoteError && error.kind === 'tcp' ? 'tcp' : 'ssh';
+          e.log.warn({ err: errText(error) }, 'unreachable');
+          e.verdict = {
+            kind: 'done',
+            state: { ...start, comment: connectFailure(kind, dns, policy), warn: true },
+          };
+          return;
+        }
+        if (session === undefined) return notProcessed(e);
+        e.session = session;
+        e.dns = dns;
+        const opened = session;
+        let facts;
+        try {
+          facts = await limit(() =>
+            opened.probe({ kind: agent.kind, name: e.name, patterns: agent.patterns }),
+          );
+        } catch (error) {
+          e.log.warn({ err: errText(error) }, 'probe failed');
+          e.verdict = {
+            kind: 'done',
+            state: { ...start, comment: probeFailure(dns), warn: true },
+          };
+          return;
+        }
+        if (facts.setupStarted && !facts.setupDone) {
+          e.log.info({ lastLine: facts.setupLogLast }, 'setup in progress');
+        }
+        // Outside the probe's try: a bug here is an internal error (isolate), not "lost contact".
+        e.verdict = decideFromProbe(
+          facts,
+          start,
+          {
+            name: e.name,
+            instance: e.instance as InstanceView,
+            nowS: opts.nowS,
+            prevListener: prev.listenerByName.get(e.name),
+            prevTimeS: prev.timeS,
+          },
+          policy,
+        );
+      })(),
     ),
   );
 

@@ -141,6 +141,10 @@ export const configSchema = z.strictObject({
     .strictObject({
       user: key(matching(/^[a-z_][a-z0-9_-]*$/).default('ec2-user'), 'login user on the instances'),
       connectTimeoutSeconds: key(seconds(13), 'seconds allowed for TCP connect plus SSH handshake'),
+      connectConcurrency: key(
+        count(256, 1),
+        'SSH connection attempts in flight at once, apart from the `observeConcurrency` of commands',
+      ),
       port: key(z.int().min(1).max(65535).default(22), 'SSH port on the instances'),
       identityFile: secretFile('unencrypted SSH private key, used when no ssh-agent is available'),
       commandTimeoutSeconds: key(seconds(60), 'timeout in seconds for each remote command'),
