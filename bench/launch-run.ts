@@ -1,76 +1,38 @@
 // npm run bench: EC2 calls per launch-instances run (by action) and wall time, for 10, 50 and 200
 // simulated hosts with 80 ms of injected latency on every EC2 call. Target: the number of Describe
 // calls does not grow with the number of hosts (pages aside). Prints medians; asserts nothing timed.
-import { performance } from 'node:perf_hooks';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
-import { AwsEc2 } from '../src/pw-lib/adapters/aws-ec2.js';
-import { SimClock } from '../src/pw-lib/adapters/clock.js';
-import { StateDir } from '../src/pw-lib/adapters/state-dir.js';
-import { launchInstances } from '../src/pw-lib/app/launch-instances.js';
-import type { LaunchSettings } from '../src/pw-lib/app/launch-instances.js';
-import { toEpochSeconds } from '../src/pw-lib/core/time.js';
 import { startSimCloud } from '../src/sim/index.js';
 import type { SimCloud } from '../src/sim/index.js';
-
-process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
+import { benchConfig, fmtCalls, median, runLaunch, tableRow } from './common.js';
 
 const SIZES = [10, 50, 200];
 const LATENCY_MS = 80;
 const STEADY_RUNS = 5;
 const FILL_RUNS = 3;
 
-const settings: LaunchSettings = {
-  pool: { namePrefix: 'MacM1', purposeTagKey: 'purpose', purposeValue: 'prod' },
-  launchTemplateName: 'CirrusMacM1PWinstance',
-  launchStaggerSeconds: 7200,
-  launchWaitSeconds: 600,
-  launchPollSeconds: 15,
-};
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[mid] ?? 0) : ((s[mid - 1] ?? 0) + (s[mid] ?? 0)) / 2;
-};
+// The CLI's defaults: pool MacM1 purpose=prod, template CirrusMacM1PWinstance, stagger 7200 s,
+// wait 600 s, polls every 15 s, 3 attempts and a 30 s timeout per EC2 call.
+const config = benchConfig();
 
 async function oneRun(
   sim: SimCloud,
   force: boolean,
-): Promise<{ ms: number; calls: Map<string, number> }> {
+): Promise<{
+  ms: number;
+  exitCode: number;
+  calls: Map<string, number>;
+  errors: Map<string, number>;
+}> {
   const dir = await mkdtemp(join(tmpdir(), 'pw-pool-bench-'));
-  const log = pino({ level: 'silent' });
-  const ec2 = new AwsEc2({
-    region: 'us-east-1',
-    endpoint: sim.endpoint,
-    credentials: { accessKeyId: 'x', secretAccessKey: 'y' },
-    maxAttempts: 3,
-    requestTimeoutSeconds: 30,
-    log,
-  });
-  const clock = new SimClock(sim.endpoint);
-  sim.requestLog.clear();
-  const t0 = performance.now();
-  await launchInstances(
-    settings,
-    { ec2, clock, store: new StateDir(dir), out: { line: () => undefined }, log, rng: Math.random },
-    { nowS: toEpochSeconds(await clock.now()), force, dryRun: false },
-  );
-  const ms = performance.now() - t0;
-  ec2.destroy();
-  await rm(dir, { recursive: true, force: true });
-  const calls = new Map<string, number>();
-  for (const r of sim.requestLog.list()) calls.set(r.action, (calls.get(r.action) ?? 0) + 1);
-  return { ms, calls };
-}
-
-function fmtCalls(calls: Map<string, number>): string {
-  return [...calls]
-    .sort(([a], [b]) => (a < b ? -1 : 1))
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ');
+  try {
+    const { ms, exitCode, calls, errors } = await runLaunch(sim, config, dir, force);
+    return { ms, exitCode, calls, errors };
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function withSim<T>(hosts: number, fn: (sim: SimCloud) => Promise<T>): Promise<T> {
@@ -88,11 +50,13 @@ console.log(
   `launch-instances benchmark: ${LATENCY_MS} ms injected latency per EC2 call, real SDK over HTTP`,
 );
 console.log('');
-const WIDTHS = [5, 20, 88, 14, 13, 18];
-const row = (cells: string[]): string =>
-  cells
-    .map((c, i) => (i === 0 || i >= 3 ? c.padStart(WIDTHS[i] ?? 0) : c.padEnd(WIDTHS[i] ?? 0)))
-    .join(' | ');
+const row = tableRow([5, 20, 88, 14, 13, 18, 0], (i) => i === 0 || (i >= 3 && i <= 5));
+/** Exit codes of the runs, and the EC2 errors of the first one (answers, not retries hidden). */
+const outcome = (runs: readonly { exitCode: number; errors: Map<string, number> }[]): string => {
+  const errors = runs[0]?.errors ?? new Map<string, number>();
+  const codes = runs.map((r) => r.exitCode).join('/');
+  return errors.size === 0 ? codes : `${codes}; EC2 errors: ${fmtCalls(errors)}`;
+};
 console.log(
   row([
     'hosts',
@@ -101,6 +65,7 @@ console.log(
     'Describe calls',
     'original 2+3N',
     'wall median (runs)',
+    'exit codes',
   ]),
 );
 for (const n of SIZES) {
@@ -123,6 +88,7 @@ for (const n of SIZES) {
       String(sDescribe),
       String(2 + 3 * n),
       `${median(steady.map((r) => r.ms)).toFixed(0)} ms (${STEADY_RUNS})`,
+      outcome(steady),
     ]),
   );
   // Filling an empty pool with --force: N launches, then the batched running-state polls.
@@ -140,6 +106,7 @@ for (const n of SIZES) {
       String(fDescribe),
       '-',
       `${median(fills.map((r) => r.ms)).toFixed(0)} ms (${FILL_RUNS})`,
+      outcome(fills),
     ]),
   );
 }
