@@ -1,18 +1,23 @@
 // The composition root: turns global options into config, logger, clock and adapters, once per run.
 // Commands ask for what they need; no module-level clients.
 import { homedir } from 'node:os';
+import { performance } from 'node:perf_hooks';
 import { AwsEc2, resolveRegion } from '../pw-lib/adapters/aws-ec2.js';
 import { SimClock, SystemClock } from '../pw-lib/adapters/clock.js';
 import { FileLock, LOCK_FILE } from '../pw-lib/adapters/lock.js';
-import { StateDir } from '../pw-lib/adapters/state-dir.js';
+import { replaceFileAtomic, StateDir } from '../pw-lib/adapters/state-dir.js';
+import { AUDIT_FILE, FileJournal } from '../pw-lib/adapters/journal.js';
+import type { MetricsDeps } from '../pw-lib/app/metrics.js';
+import { writeMetrics } from '../pw-lib/app/metrics.js';
 import type { Config } from '../pw-lib/config/index.js';
 import { loadConfig } from '../pw-lib/config/index.js';
 import type { PoolId } from '../pw-lib/core/pool.js';
 import { parseIsoStrict, toEpochSeconds } from '../pw-lib/core/time.js';
-import { ConfigError, PreconditionError, UsageError } from '../pw-lib/errors.js';
+import { combineExitCodes, ConfigError, PreconditionError, UsageError } from '../pw-lib/errors.js';
 import { createLogger } from '../pw-lib/log.js';
 import type { Logger } from '../pw-lib/log.js';
-import type { Clock, Output, PoolLock, StateStore } from '../pw-lib/ports.js';
+import type { Clock, Journal, Output, PoolLock, StateStore } from '../pw-lib/ports.js';
+import { NO_JOURNAL } from '../pw-lib/ports.js';
 
 /** The options every command accepts (commander's optsWithGlobals()). */
 export interface GlobalOptions {
@@ -69,16 +74,30 @@ export interface RunContext {
   readonly clock: Clock;
   /** The decision instant: `--now`, else the clock's now. Epoch seconds. */
   readonly nowS: number;
+  /** Whether `--now` fixed nowS (then it stays fixed for the whole run). */
+  readonly nowPinned: boolean;
   readonly out: Output;
   ec2(): Promise<AwsEc2>;
   lock(): PoolLock;
+  /** The audit trail for `command` (`<stateDir>/audit.jsonl`); a no-op one for dry runs. */
+  journal(command: string, dryRun: boolean): RunJournal;
+  /** Where the metrics go: the state dir and `metrics.textfilePath`. */
+  readonly metrics: MetricsDeps;
   /** Releases clients (sockets) so the process can exit. */
   close(): Promise<void>;
+}
+
+/** A run's audit trail and the actions it counted (for `pwpool_actions_total`). */
+export interface RunJournal {
+  readonly journal: Journal;
+  readonly counts: ReadonlyMap<string, number>;
 }
 
 export interface ContextOptions {
   /** Whether this run changes anything (affects the `--now` rule). */
   readonly mutating: boolean;
+  /** Explicit AWS credentials (the demo's dummy ones); default: the SDK's credential chain. */
+  readonly credentials?: { readonly accessKeyId: string; readonly secretAccessKey: string };
 }
 
 export async function createContext(
@@ -145,6 +164,7 @@ export async function createContext(
     env,
     clock,
     nowS,
+    nowPinned: nowFlag !== undefined,
     out: stdout,
     ec2: () => {
       ec2 ??= (async () => {
@@ -156,12 +176,26 @@ export async function createContext(
         return new AwsEc2({
           region,
           endpoint,
+          ...(opts.credentials !== undefined ? { credentials: opts.credentials } : {}),
           maxAttempts: config.aws.maxAttempts,
           requestTimeoutSeconds: config.aws.requestTimeoutSeconds,
           log,
         });
       })();
       return ec2;
+    },
+    journal: (command, dryRun) =>
+      dryRun
+        ? { journal: NO_JOURNAL, counts: new Map() }
+        : (() => {
+            const j = new FileJournal({ path: store.pathOf(AUDIT_FILE), command, clock, log });
+            return { journal: j, counts: j.counts };
+          })(),
+    metrics: {
+      store,
+      log,
+      writeTextfile: (text) =>
+        replaceFileAtomic(config.metrics.textfilePath, text, { backup: false }),
     },
     lock: () =>
       new FileLock({
@@ -188,4 +222,31 @@ export async function withPoolLock<T>(
   } finally {
     await handle.release();
   }
+}
+
+/**
+ * A mutating command's run: under the pool lock (none for a dry run), with its audit trail, then
+ * the metrics textfile with this run's duration and actions (none for a dry run). A metrics
+ * failure turns exit 0 into 4.
+ */
+export async function runMutating(
+  ctx: RunContext,
+  command: string,
+  dryRun: boolean,
+  body: (journal: Journal) => Promise<number>,
+): Promise<number> {
+  return withPoolLock(ctx, dryRun, async () => {
+    const startMs = performance.now();
+    const { journal, counts } = ctx.journal(command, dryRun);
+    const exitCode = await body(journal);
+    if (dryRun) return exitCode;
+    const endS = toEpochSeconds(await ctx.clock.now().catch(() => new Date()));
+    const durationSeconds = (performance.now() - startMs) / 1000;
+    const ok = await writeMetrics(
+      ctx.metrics,
+      [{ command, durationSeconds, exitCode, endS }],
+      counts,
+    );
+    return combineExitCodes([exitCode, ok ? 0 : 4]);
+  });
 }

@@ -10,6 +10,20 @@ export const ExitCode = {
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];
 
+const PRECEDENCE = [1, 3, 4];
+
+/**
+ * The exit code of a run made of phases (behavior.md §5.2 step 9): 1 > 3 > 4 > 0. Any other code
+ * (2, 5: never returned by a phase) ranks like 1.
+ */
+export function combineExitCodes(codes: readonly number[]): number {
+  let best = 0;
+  const rank = (c: number) =>
+    c === 0 ? 0 : PRECEDENCE.includes(c) ? 3 - PRECEDENCE.indexOf(c) : 3;
+  for (const c of codes) if (rank(c) > rank(best)) best = c;
+  return best;
+}
+
 export class PwPoolError extends Error {
   readonly exitCode: ExitCode;
   constructor(message: string, exitCode: ExitCode, options?: { cause?: unknown }) {

@@ -37,6 +37,8 @@ export interface LaunchTemplateSettings {
   readonly httpTokens: string | undefined;
   readonly instanceMetadataTags: string | undefined;
   readonly hasUserData: boolean;
+  /** The user data decoded from base64 (UTF-8); undefined when the template has none. */
+  readonly userDataText: string | undefined;
 }
 
 export interface LaunchRequest {
@@ -49,6 +51,13 @@ export interface LaunchResult {
   readonly instanceId: string | undefined;
   /** The SDK-generated idempotency token, for the log. */
   readonly clientToken: string | undefined;
+}
+
+/** A dedicated host for the test-host helper (§8.2): quantity 1, every automatic setting off. */
+export interface AllocateHostRequest {
+  readonly availabilityZone: string;
+  readonly instanceType: string;
+  readonly tags: Tags;
 }
 
 /** EC2 as the pool needs it. Implementations throw `AwsError` (errors.ts). */
@@ -65,6 +74,10 @@ export interface Ec2 {
   getLaunchTemplate(name: string): Promise<LaunchTemplateSettings>;
   /** One RunInstances on a dedicated host (§3.3 b). */
   launchOnHost(request: LaunchRequest): Promise<LaunchResult>;
+  /** Hosts whose Name tag equals `name` exactly, in every state, every page (§8.2 step 3). */
+  findHostsByName(name: string): Promise<HostView[]>;
+  /** One AllocateHosts for a single Mac host, auto-placement/recovery/maintenance off (§8.2). */
+  allocateHost(request: AllocateHostRequest): Promise<string>;
   /** Pool instances by tag (`Name=<prefix>-*`, purpose) in the given states, every page (§4.6). */
   listPoolInstances(pool: PoolId, states: readonly string[]): Promise<InstanceView[]>;
   /** CreateTags on one resource (instance or host). */
@@ -87,6 +100,8 @@ export interface StateStore {
   /** The file's text, or undefined when it does not exist. */
   read(name: string): Promise<string | undefined>;
   writeAtomic(name: string, content: string): Promise<void>;
+  /** The file's modification time (epoch seconds), or undefined when it does not exist. */
+  stat(name: string): Promise<{ readonly mtimeS: number } | undefined>;
 }
 
 /** The pool lock (§5.1). */
@@ -97,6 +112,31 @@ export interface PoolLock {
 export interface LockHandle {
   release(): Promise<void>;
 }
+
+/** What a mutating action did to the pool (behavior.md §5.5). */
+export type AuditAction = 'launch' | 'terminate' | 'tag' | 'runner-delete' | 'allocate-host';
+
+/** One mutating action: a line of `audit.jsonl` and one step of `pwpool_actions_total`. */
+export interface AuditEvent {
+  readonly action: AuditAction;
+  /** Why, as a short stable key (`empty-host`, `hard-lifetime`, `max-tasks`, `set-ready` …). */
+  readonly reason: string;
+  /** The dedicated host id, when known. */
+  readonly host?: string | undefined;
+  readonly instance?: string | undefined;
+  /** The pool name (`MacM1-3`), when known. */
+  readonly name?: string | undefined;
+  /** Free text for a person (the status-file comment, the tag set); never a secret. */
+  readonly detail?: string | undefined;
+}
+
+/** The audit trail and action counters. Recording never throws: an unwritable audit log is logged. */
+export interface Journal {
+  record(event: AuditEvent): Promise<void>;
+}
+
+/** Records nothing: dry runs (§5.5) and callers without an audit trail. */
+export const NO_JOURNAL: Journal = { record: () => Promise.resolve() };
 
 /** Result lines and compatibility lines go to stdout through this. */
 export interface Output {

@@ -4,6 +4,7 @@ import pino from 'pino';
 import type { Logger } from 'pino';
 import { AwsError } from '../../src/pw-lib/errors.js';
 import type {
+  AllocateHostRequest,
   Clock,
   Ec2,
   HostView,
@@ -41,7 +42,15 @@ export class MemoryStore implements StateStore {
     if (this.failWrites) return Promise.reject(new Error('EACCES: permission denied'));
     this.writes += 1;
     this.files.set(name, content);
+    this.mtimes.set(name, this.nowS);
     return Promise.resolve();
+  }
+  /** mtime per file (epoch seconds); writes stamp `nowS`, tests may set it directly. */
+  readonly mtimes = new Map<string, number>();
+  nowS = 0;
+  stat(name: string): Promise<{ mtimeS: number } | undefined> {
+    if (!this.files.has(name)) return Promise.resolve(undefined);
+    return Promise.resolve({ mtimeS: this.mtimes.get(name) ?? this.nowS });
   }
 }
 
@@ -82,6 +91,7 @@ export class FakeEc2 implements Ec2 {
     httpTokens: 'required',
     instanceMetadataTags: 'enabled',
     hasUserData: false,
+    userDataText: undefined,
   };
   private counter = 0;
   private readonly pollsSeen = new Map<string, number>();
@@ -143,6 +153,32 @@ export class FakeEc2 implements Ec2 {
     const inst = this.instances[idx];
     if (inst) this.instances[idx] = { ...inst, state: 'shutting-down' };
     return Promise.resolve();
+  }
+  /** AllocateHosts failure, when set. */
+  failAllocate: AwsError | undefined;
+  /** Every AllocateHosts request, in order. */
+  allocations: AllocateHostRequest[] = [];
+  findHostsByName(name: string): Promise<HostView[]> {
+    this.calls.push(`DescribeHosts:${name}`);
+    if (this.failDescribeHosts) return Promise.reject(this.failDescribeHosts);
+    return Promise.resolve(this.hosts.filter((h) => h.tags.Name === name));
+  }
+  allocateHost(req: AllocateHostRequest): Promise<string> {
+    this.calls.push('AllocateHosts');
+    this.allocations.push(req);
+    if (this.failAllocate) return Promise.reject(this.failAllocate);
+    this.counter += 1;
+    const hostId = `h-${this.counter.toString(16).padStart(17, 'a')}`;
+    this.hosts.push({
+      hostId,
+      state: 'available',
+      tags: req.tags,
+      instanceIds: [],
+      macCapacity: 1,
+      availabilityZone: req.availabilityZone,
+      allocationTime: new Date(this.clock.nowMs).toISOString(),
+    });
+    return Promise.resolve(hostId);
   }
   launchOnHost(req: LaunchRequest): Promise<LaunchResult> {
     this.calls.push(`RunInstances:${req.hostId}`);

@@ -5,7 +5,9 @@ import type { LaunchSettings } from '../../pw-lib/app/launch-instances.js';
 import type { Config } from '../../pw-lib/config/index.js';
 import type { PoolId } from '../../pw-lib/core/pool.js';
 import type { RunContext } from '../context.js';
-import { createContext, withPoolLock } from '../context.js';
+import { createContext, runMutating } from '../context.js';
+import type { Journal } from '../../pw-lib/ports.js';
+import { NO_JOURNAL } from '../../pw-lib/ports.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
 
 export function launchSettings(c: Config, pool: PoolId): LaunchSettings {
@@ -22,6 +24,7 @@ export function launchSettings(c: Config, pool: PoolId): LaunchSettings {
 export async function runLaunchInstances(
   ctx: RunContext,
   opts: { force: boolean; dryRun: boolean },
+  journal: Journal = NO_JOURNAL,
 ): Promise<number> {
   const outcome = await launchInstances(
     launchSettings(ctx.config, ctx.pool),
@@ -32,6 +35,7 @@ export async function runLaunchInstances(
       out: ctx.out,
       log: ctx.log,
       rng: Math.random,
+      journal,
     },
     { nowS: ctx.nowS, force: opts.force, dryRun: opts.dryRun },
   );
@@ -52,8 +56,8 @@ export function registerLaunchInstances(program: Command, result: CommandResult)
       const dryRun = globals.dryRun === true;
       const ctx = await createContext(globals, { mutating: true });
       try {
-        result.exitCode = await withPoolLock(ctx, dryRun, () =>
-          runLaunchInstances(ctx, { force: globals.force === true, dryRun }),
+        result.exitCode = await runMutating(ctx, 'launch-instances', dryRun, (journal) =>
+          runLaunchInstances(ctx, { force: globals.force === true, dryRun }, journal),
         );
       } finally {
         await ctx.close();

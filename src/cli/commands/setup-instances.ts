@@ -13,7 +13,9 @@ import type { PoolId } from '../../pw-lib/core/pool.js';
 import { PreconditionError } from '../../pw-lib/errors.js';
 import type { SshAuth } from '../../pw-lib/adapters/ssh.js';
 import type { CommandResult, GlobalOptions, RunContext } from '../context.js';
-import { createContext, withPoolLock } from '../context.js';
+import { createContext, runMutating } from '../context.js';
+import type { Journal } from '../../pw-lib/ports.js';
+import { NO_JOURNAL } from '../../pw-lib/ports.js';
 
 export const KNOWN_HOSTS_FILE = 'known_hosts';
 
@@ -62,6 +64,7 @@ export function setupSettings(c: Config, pool: PoolId, agent: CiAgent): SetupSet
 export async function runSetupInstances(
   ctx: RunContext,
   opts: { force: boolean; dryRun: boolean },
+  journal: Journal = NO_JOURNAL,
 ): Promise<{ exitCode: number; wrote: boolean }> {
   const c = ctx.config;
   validateAgentConfig(c, ctx.env, ctx.origins, { requireSecret: false });
@@ -89,6 +92,7 @@ export async function runSetupInstances(
       store: ctx.store,
       out: ctx.out,
       log: ctx.log,
+      journal,
       checkSshAccess: async () => {
         auth = await resolveSshAuth(
           { identityFile: c.ssh.identityFile, agentEnvFile: c.ssh.agentEnvFile },
@@ -117,10 +121,14 @@ export function registerSetupInstances(program: Command, result: CommandResult):
       const dryRun = globals.dryRun === true;
       const ctx = await createContext(globals, { mutating: true });
       try {
-        const r = await withPoolLock(ctx, dryRun, () =>
-          runSetupInstances(ctx, { force: globals.force === true, dryRun }),
+        result.exitCode = await runMutating(
+          ctx,
+          'setup-instances',
+          dryRun,
+          async (journal) =>
+            (await runSetupInstances(ctx, { force: globals.force === true, dryRun }, journal))
+              .exitCode,
         );
-        result.exitCode = r.exitCode;
       } finally {
         await ctx.close();
       }

@@ -1,6 +1,7 @@
 // The EC2 adapter: the only code that knows @aws-sdk/client-ec2. It owns pagination, tag mapping
 // and the classification of AWS errors (behavior.md §3, §9 R20).
 import {
+  AllocateHostsCommand,
   CreateTagsCommand,
   DescribeLaunchTemplateVersionsCommand,
   TerminateInstancesCommand,
@@ -15,6 +16,7 @@ import type { PoolId, Tags } from '../core/pool.js';
 import { AwsError } from '../errors.js';
 import type { AwsErrorKind } from '../errors.js';
 import type {
+  AllocateHostRequest,
   Ec2,
   HostView,
   InstanceView,
@@ -116,6 +118,12 @@ export function toInstanceView(i: Instance): InstanceView {
   };
 }
 
+/** Launch template user data is base64 text; undefined when absent or empty. */
+export function decodeUserData(base64: string | undefined): string | undefined {
+  if (base64 === undefined || base64 === '') return undefined;
+  return Buffer.from(base64, 'base64').toString('utf8');
+}
+
 function chunks<T>(items: readonly T[], size: number): T[][] {
   const out: T[][] = [];
   for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
@@ -212,6 +220,45 @@ export class AwsEc2 implements Ec2 {
     });
   }
 
+  async findHostsByName(name: string): Promise<HostView[]> {
+    const Filter: Filter[] = [{ Name: 'tag:Name', Values: [name] }];
+    return this.call('DescribeHosts', async () => {
+      const hosts: HostView[] = [];
+      for await (const page of paginateDescribeHosts(
+        { client: this.client, pageSize: this.hostPageSize },
+        { Filter },
+      )) {
+        for (const h of page.Hosts ?? []) {
+          const view = toHostView(h);
+          // Re-check on the client: the filter's value is a glob, the name is meant literally.
+          if (view.tags.Name === name) hosts.push(view);
+        }
+      }
+      return hosts;
+    });
+  }
+
+  async allocateHost(request: AllocateHostRequest): Promise<string> {
+    return this.call('AllocateHosts', async () => {
+      const res = await this.client.send(
+        new AllocateHostsCommand({
+          AvailabilityZone: request.availabilityZone,
+          InstanceType: request.instanceType,
+          Quantity: 1,
+          AutoPlacement: 'off',
+          HostRecovery: 'off',
+          HostMaintenance: 'off',
+          TagSpecifications: [{ ResourceType: 'dedicated-host', Tags: toTagList(request.tags) }],
+        }),
+      );
+      const hostId = res.HostIds?.[0];
+      if (hostId === undefined || hostId === '') {
+        throw new AwsError('other', 'EmptyResponse', 'AllocateHosts returned no host id');
+      }
+      return hostId;
+    });
+  }
+
   private async describeByFilter(filterName: string, values: readonly string[], states?: string[]) {
     const out: InstanceView[] = [];
     // The id list shares the call's value budget with the state filter.
@@ -292,6 +339,7 @@ export class AwsEc2 implements Ec2 {
         httpTokens: data?.MetadataOptions?.HttpTokens,
         instanceMetadataTags: data?.MetadataOptions?.InstanceMetadataTags,
         hasUserData: data?.UserData !== undefined && data.UserData !== '',
+        userDataText: decodeUserData(data?.UserData),
       };
     });
   }

@@ -1,6 +1,6 @@
 // The state directory: fixed file names, atomic replacement with a `~` backup (behavior.md §3.4, R4).
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { StateStore } from '../ports.js';
 
@@ -40,17 +40,24 @@ async function writeTempSynced(target: string, content: string | Buffer): Promis
 /**
  * Replaces `target` atomically: (1) write and fsync a `*.tmp` file beside it; (2) copy the current
  * file byte for byte to `<target>~`, also by temp + rename; (3) rename the temp file over the target.
- * Readers never see a partial file; a failure leaves the old file intact.
+ * Readers never see a partial file; a failure leaves the old file intact. `backup: false` skips
+ * step 2 (files that are only ever regenerated, like the metrics textfile).
  */
-export async function replaceFileAtomic(target: string, content: string | Buffer): Promise<void> {
+export async function replaceFileAtomic(
+  target: string,
+  content: string | Buffer,
+  opts: { readonly backup?: boolean } = {},
+): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
   const tmp = await writeTempSynced(target, content);
   try {
     let current: Buffer | undefined;
-    try {
-      current = await readFile(target);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    if (opts.backup !== false) {
+      try {
+        current = await readFile(target);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      }
     }
     if (current !== undefined) {
       const backupTmp = await writeTempSynced(`${target}~`, current);
@@ -85,5 +92,15 @@ export class StateDir implements StateStore {
 
   async writeAtomic(name: string, content: string): Promise<void> {
     await replaceFileAtomic(this.pathOf(name), content);
+  }
+
+  async stat(name: string): Promise<{ readonly mtimeS: number } | undefined> {
+    try {
+      const st = await stat(this.pathOf(name));
+      return { mtimeS: Math.floor(st.mtimeMs / 1000) };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw error;
+    }
   }
 }

@@ -23,7 +23,8 @@ import type { PoolId } from '../core/pool.js';
 import { READY_TRUE, TagKey } from '../core/pool.js';
 import { formatUtc } from '../core/time.js';
 import { AwsError } from '../errors.js';
-import type { Clock, Ec2, HostView, InstanceView, Output, StateStore } from '../ports.js';
+import type { Clock, Ec2, HostView, InstanceView, Journal, Output, StateStore } from '../ports.js';
+import { NO_JOURNAL } from '../ports.js';
 
 export interface LaunchSettings {
   readonly pool: PoolId;
@@ -41,6 +42,8 @@ export interface LaunchDeps {
   readonly out: Output;
   readonly log: Logger;
   readonly rng: () => number;
+  /** The audit trail of launches (none when absent). */
+  readonly journal?: Journal;
 }
 
 export interface LaunchOptions {
@@ -224,6 +227,14 @@ export async function launchInstances(
     }
     // After a launch, latest := now, so a non-forced run launches at most one instance.
     latestS = opts.nowS;
+    await (deps.journal ?? NO_JOURNAL).record({
+      action: 'launch',
+      reason: opts.force ? 'forced-fill' : 'empty-host',
+      host: verdict.hostId,
+      instance: launched.kind === 'ok' ? launched.pending.instanceId : undefined,
+      name: verdict.name,
+      detail: `launch template '${settings.launchTemplateName}'`,
+    });
     if (launched.kind === 'no-id') blocks.push(launched.block);
     else pending.push(launched.pending);
   }

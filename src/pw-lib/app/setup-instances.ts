@@ -36,8 +36,16 @@ import {
 } from '../core/setup-plan.js';
 import { parseIsoStrict } from '../core/time.js';
 import { AwsError, ConfigError, PreconditionError } from '../errors.js';
-import type { Ec2, InstanceView, Output, Remote, RemoteSession, StateStore } from '../ports.js';
-import { RemoteError } from '../ports.js';
+import type {
+  Ec2,
+  InstanceView,
+  Journal,
+  Output,
+  Remote,
+  RemoteSession,
+  StateStore,
+} from '../ports.js';
+import { NO_JOURNAL, RemoteError } from '../ports.js';
 
 export interface SetupSettings {
   readonly policy: SetupPolicy;
@@ -64,6 +72,8 @@ export interface SetupDeps {
   readonly checkSshAccess: () => Promise<void>;
   /** Elapsed real milliseconds since an arbitrary origin, for the run deadline (R1). */
   readonly elapsedMs?: () => number;
+  /** The audit trail of tag changes and terminations (none when absent). */
+  readonly journal?: Journal;
 }
 
 export interface SetupOptions {
@@ -129,6 +139,7 @@ export async function setupInstances(
 ): Promise<SetupOutcome> {
   const { policy, agent } = settings;
   const { ec2, store, out, log } = deps;
+  const journal = deps.journal ?? NO_JOURNAL;
   const elapsedMs = deps.elapsedMs ?? (() => performance.now());
   const runStartMs = elapsedMs();
   const actions: string[] = [];
@@ -340,7 +351,14 @@ export async function setupInstances(
             e.verdict = await maintenance(e, e.verdict.state);
           }
           if (e.verdict.kind === 'terminate') {
-            const state = await forceTerminate(e.name, e.instanceId, e.verdict, e.log, e.session);
+            const state = await forceTerminate(
+              e.name,
+              e.instanceId,
+              e.instance?.hostId,
+              e.verdict,
+              e.log,
+              e.session,
+            );
             e.verdict = { kind: 'done', state };
           }
         }),
@@ -477,6 +495,7 @@ export async function setupInstances(
           },
           message: 'Failed to start background setup script.',
           ssh: true,
+          reason: 'setup-start-failed',
         };
       }
       return fail('Could not start setup script; will retry next run.');
@@ -519,6 +538,7 @@ export async function setupInstances(
   async function forceTerminate(
     name: string,
     instanceId: string,
+    hostId: string | undefined,
     v: Extract<Verdict, { kind: 'terminate' }>,
     elog: Logger,
     session: RemoteSession | undefined,
@@ -543,14 +563,17 @@ export async function setupInstances(
         elog.warn({ err: errText(error) }, 'stopping the listener failed');
       }
     }
+    const audit = { reason: v.reason, host: hostId, instance: instanceId, name };
     try {
       await ec2.setTags(instanceId, { [TagKey.ready]: 'false' });
+      await journal.record({ action: 'tag', ...audit, detail: `${TagKey.ready}=false` });
     } catch (error) {
       elog.warn({ err: errText(error) }, 'could not set PWPoolReady=false');
     }
     try {
       await ec2.terminateInstance(instanceId);
       actions.push(`terminated ${name} (${instanceId}): ${v.message}`);
+      await journal.record({ action: 'terminate', ...audit, detail: comment });
     } catch (error) {
       elog.warn(`Could not terminate instance ${instanceId}: ${errText(error)}`);
       state = { ...state, warn: true };
@@ -601,7 +624,14 @@ export async function setupInstances(
       await forceTerminate(
         name,
         id,
-        { kind: 'terminate', state: INITIAL_STATE, message, ssh: false },
+        inst.hostId,
+        {
+          kind: 'terminate',
+          state: INITIAL_STATE,
+          message,
+          ssh: false,
+          reason: life.kind === 'hard' ? 'hard-lifetime' : 'stopped',
+        },
         slog,
         undefined,
       );

@@ -116,3 +116,47 @@ export function parseDhStatus(text: string): ParsedDhStatus {
   });
   return { headerLine, headerTimeS, entries, malformed };
 }
+
+/** A dh_status comment block (`# <Name> <LABEL>: <text>` and its `#    ` detail lines). */
+export interface DhCommentBlock {
+  readonly name: string;
+  readonly label: DhLabel;
+  readonly text: string;
+  readonly details: readonly string[];
+}
+
+const LABELS: readonly DhLabel[] = [
+  'HOST ERROR',
+  'HOST BUSY',
+  'HOST DISABLED',
+  'HOST THROTTLE',
+  'INST ERROR',
+  'INST BUSY',
+  'WOULD LAUNCH',
+];
+const COMMENT_RE = new RegExp(`^# (\\S+) (${LABELS.join('|')}): ?(.*)$`);
+const DETAIL_PREFIX = '#    ';
+
+/** The comment blocks of a dh_status text (§3.4), in file order. */
+export function parseDhComments(text: string): DhCommentBlock[] {
+  const blocks: { name: string; label: DhLabel; text: string; details: string[] }[] = [];
+  let current: (typeof blocks)[number] | undefined;
+  for (const raw of text.split('\n')) {
+    const line = raw.replace(/\r$/, '');
+    const m = COMMENT_RE.exec(line);
+    if (m) {
+      current = { name: m[1] ?? '', label: m[2] as DhLabel, text: m[3] ?? '', details: [] };
+      blocks.push(current);
+      continue;
+    }
+    if (current && line.startsWith(DETAIL_PREFIX)) {
+      const detail = line.slice(DETAIL_PREFIX.length);
+      current.details.push(
+        current.details.length === 0 ? detail.replace(/^aws CLI output: ?/, '') : detail,
+      );
+      continue;
+    }
+    current = undefined;
+  }
+  return blocks;
+}

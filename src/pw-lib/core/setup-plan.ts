@@ -59,6 +59,17 @@ export function terminatingComment(message: string): string {
   return `${message} ${TERMINATING}`;
 }
 
+/** Why an instance is force-terminated: the audit log's and the action counter's `reason`. */
+export type TerminateReason =
+  | 'hard-lifetime'
+  | 'stopped'
+  | 'setup-timeout'
+  | 'setup-start-failed'
+  | 'supervisor-missing'
+  | 'listener-dead'
+  | 'worker-log-missing'
+  | 'max-tasks';
+
 /** What to do with an entry. `terminate` is FT(m) of §4.4; `ssh` says whether its SSH steps may run. */
 export type Verdict =
   | { readonly kind: 'done'; readonly state: EntryState; readonly leftPool?: boolean }
@@ -67,6 +78,7 @@ export type Verdict =
       readonly state: EntryState;
       readonly message: string;
       readonly ssh: boolean;
+      readonly reason: TerminateReason;
     }
   | { readonly kind: 'connect'; readonly state: EntryState; readonly dns: string }
   | { readonly kind: 'maintenance'; readonly state: EntryState }
@@ -77,12 +89,18 @@ function done(state: EntryState, leftPool = false): Verdict {
   return leftPool ? { kind: 'done', state, leftPool } : { kind: 'done', state };
 }
 
-function terminate(state: EntryState, message: string, ssh: boolean): Verdict {
+function terminate(
+  state: EntryState,
+  message: string,
+  ssh: boolean,
+  reason: TerminateReason,
+): Verdict {
   return {
     kind: 'terminate',
     state: { ...state, comment: terminatingComment(message) },
     message,
     ssh,
+    reason,
   };
 }
 
@@ -179,9 +197,9 @@ export function decideBeforeRemote(
   const life = checkLifetime(instance, nowS, policy);
   switch (life.kind) {
     case 'hard':
-      return terminate(s, hardLimitMessage(life.pastHardMin), false);
+      return terminate(s, hardLimitMessage(life.pastHardMin), false, 'hard-lifetime');
     case 'stopped':
-      return terminate(s, stoppedMessage(id), false);
+      return terminate(s, stoppedMessage(id), false, 'stopped');
     case 'no-launch-time':
       return done({
         ...s,
@@ -265,7 +283,12 @@ export function decideFromProbe(
       const startedS = setupStartedS(facts);
       const running = startedS === undefined ? 0 : Math.max(0, ctx.nowS - startedS);
       if (running > policy.setupTimeoutS) {
-        return terminate(s, `Setup running for ${running}s, max ${policy.setupTimeoutS}s.`, true);
+        return terminate(
+          s,
+          `Setup running for ${running}s, max ${policy.setupTimeoutS}s.`,
+          true,
+          'setup-timeout',
+        );
       }
       if (facts.setupFailed) {
         const reason = facts.setupFailedReason.replace(/\.+$/, '') || 'no reason given';
@@ -281,14 +304,24 @@ export function decideFromProbe(
   s = { ...s, setup: 'complete' };
   // S11
   if (facts.supervisor !== 'alive') {
-    return terminate(s, 'Pool servicing script (service_pool.sh) is not running.', true);
+    return terminate(
+      s,
+      'Pool servicing script (service_pool.sh) is not running.',
+      true,
+      'supervisor-missing',
+    );
   }
   // S12: the two-strike rule
   if (!facts.listener) {
     const graceOver =
       ctx.prevTimeS !== undefined && ctx.nowS - ctx.prevTimeS >= policy.listenerGraceS;
     if (ctx.prevListener === 'dead' && graceOver) {
-      return terminate({ ...s, listener: 'error' }, "Pool listener 'dead' state fault.", true);
+      return terminate(
+        { ...s, listener: 'error' },
+        "Pool listener 'dead' state fault.",
+        true,
+        'listener-dead',
+      );
     }
     return done({
       ...s,
@@ -299,7 +332,12 @@ export function decideFromProbe(
   s = { ...s, listener: 'alive' };
   // S13
   if (!facts.workerLog.present) {
-    return terminate(s, `Missing worker log ${workerLogPath(ctx.name)}.`, true);
+    return terminate(
+      s,
+      `Missing worker log ${workerLogPath(ctx.name)}.`,
+      true,
+      'worker-log-missing',
+    );
   }
   s = { ...s, started: facts.workerLog.started, finished: facts.workerLog.finished };
   if (!facts.workerLog.registered) s = { ...s, comment: 'Missing registration log entry.' };
@@ -331,6 +369,7 @@ export function applyTaskLimit(
           e.state,
           `Instance exceeded ${policy.maxFinishedTasks} apparent ${policy.texts.tasks}.`,
           true,
+          'max-tasks',
         ),
       );
     } else {
