@@ -69,6 +69,51 @@ describe('FileLock', () => {
     await handle.release();
   });
 
+  it('a child process started by the holder keeps no part of the lock after the holder dies', async (t) => {
+    // The holder takes the lock with the real FileLock, starts a long-lived child that inherits
+    // its stdio, then is killed without releasing: the child must not keep the lock alive.
+    const path = join(dir, 'child.lock');
+    const script = `
+      import { FileLock } from ${JSON.stringify(new URL('../../src/pw-lib/adapters/lock.ts', import.meta.url).href)};
+      import { spawn } from 'node:child_process';
+      import pino from 'pino';
+      await new FileLock({ path: ${JSON.stringify(path)}, waitSeconds: 0, log: pino({ level: 'silent' }) }).acquire();
+      const child = spawn('sleep', ['30'], { stdio: 'inherit' });
+      process.stdout.write(String(child.pid) + '\\n');
+      setInterval(() => {}, 1000);
+    `;
+    const holder = spawn(
+      process.execPath,
+      ['--import', 'tsx', '--input-type=module', '-e', script],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const childPid = await new Promise<number>((resolve, reject) => {
+      holder.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+      holder.once('exit', (code) => reject(new Error(`holder exited ${code}`)));
+    });
+    t.after(() => {
+      try {
+        process.kill(childPid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    });
+    const record = JSON.parse(await readFile(path, 'utf8')) as { pid: number };
+    assert.equal(record.pid, holder.pid, 'the lock names the pw-pool process, not its child');
+    await assert.rejects(
+      lockAt('child.lock').acquire(),
+      LockBusyError,
+      'held while the holder lives',
+    );
+    holder.kill('SIGKILL');
+    await new Promise((resolve) => holder.once('exit', resolve));
+    process.kill(childPid, 0); // the child is still running
+    const handle = await lockAt('child.lock').acquire();
+    await handle.release();
+  });
+
   it('takes over a lock whose pid was reused by another process (start time differs)', async () => {
     await writeFile(
       join(dir, 'e.lock'),
