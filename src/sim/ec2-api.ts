@@ -370,6 +370,7 @@ function templateDataXml(d: LaunchTemplateData): XmlObject {
     imageId: d.imageId,
     instanceType: d.instanceType,
     keyName: d.keyName,
+    userData: d.userData,
     instanceInitiatedShutdownBehavior: d.instanceInitiatedShutdownBehavior,
     metadataOptions:
       m === undefined

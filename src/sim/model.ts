@@ -152,6 +152,8 @@ export interface LaunchTemplateData {
   imageId?: string | undefined;
   instanceType?: string | undefined;
   keyName?: string | undefined;
+  /** Base64, as EC2 stores and returns it. */
+  userData?: string | undefined;
   /** Absent means EC2's default, `stop`. */
   instanceInitiatedShutdownBehavior?: ShutdownBehavior | undefined;
   metadataOptions?: { [K in keyof MetadataOptions]?: MetadataOptions[K] | undefined } | undefined;

@@ -126,7 +126,7 @@
  * `running`, on <address>:<sshPort>).
  *   GET    /_sim/launch-templates      → {"launchTemplates": [...]}
  *   POST   /_sim/launch-templates      {name, description?, tags?, data?: {imageId?, instanceType?,
- *                                       keyName?, instanceInitiatedShutdownBehavior?,
+ *                                       keyName?, userData? (base64), instanceInitiatedShutdownBehavior?,
  *                                       metadataOptions?, tagSpecifications?}} → the template
  *                                       (a new default version when the name exists)
  */
@@ -439,6 +439,7 @@ const launchTemplateSchema = z
         imageId: z.string().min(1).optional(),
         instanceType: z.string().min(1).optional(),
         keyName: z.string().min(1).optional(),
+        userData: z.base64().optional(),
         instanceInitiatedShutdownBehavior: z.enum(['stop', 'terminate']).optional(),
         metadataOptions: z
           .object({

@@ -75,6 +75,7 @@ export function normalizeTemplateData(data: LaunchTemplateData | undefined): Lau
   const out: LaunchTemplateData = { imageId: d.imageId ?? DEFAULT_MAC_AMI };
   if (d.instanceType !== undefined) out.instanceType = d.instanceType;
   if (d.keyName !== undefined) out.keyName = d.keyName;
+  if (d.userData !== undefined) out.userData = d.userData;
   if (d.instanceInitiatedShutdownBehavior !== undefined) {
     out.instanceInitiatedShutdownBehavior = d.instanceInitiatedShutdownBehavior;
   }

@@ -13,7 +13,8 @@ export function parseAgentEnv(text: string): string | undefined {
   return m?.[1]?.replace(/^['"]|['"]$/g, '');
 }
 
-function agentIdentityCount(socket: string): Promise<number> {
+/** The number of keys the ssh-agent at `socket` holds; 0 when it does not answer within 5 s. */
+export function agentIdentityCount(socket: string): Promise<number> {
   return new Promise((resolve) => {
     const agent = new ssh2.OpenSSHAgent(socket);
     const timer = setTimeout(() => resolve(0), 5000);
