@@ -1,9 +1,18 @@
 // Builds the commander program: global options, and one module per command.
 import { Command, Option } from 'commander';
+import { registerAllocateTestHost } from './commands/allocate-test-host.js';
+import { registerCheck } from './commands/check.js';
+import { registerCron } from './commands/cron.js';
 import { registerDemo } from './commands/demo.js';
 import { registerLaunchInstances } from './commands/launch-instances.js';
+import { registerNightly } from './commands/nightly.js';
+import { registerReap } from './commands/reap.js';
+import { registerServe } from './commands/serve.js';
+import { registerSetReady } from './commands/set-ready.js';
 import { registerSetupInstances } from './commands/setup-instances.js';
 import { registerSim } from './commands/sim.js';
+import { registerSsh } from './commands/ssh.js';
+import { registerStatus } from './commands/status.js';
 import type { CommandResult } from './context.js';
 
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
@@ -31,10 +40,19 @@ export function buildProgram(result: CommandResult, version: string): Command {
     )
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(text) });
+  registerCron(program, result);
   registerLaunchInstances(program, result);
   registerSetupInstances(program, result);
+  registerStatus(program, result);
+  registerServe(program, result);
+  registerSetReady(program, result);
+  registerReap(program, result);
+  registerSsh(program, result);
+  registerCheck(program, result);
   registerSim(program, result);
   registerDemo(program, result);
+  registerNightly(program, result);
+  registerAllocateTestHost(program, result);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;
 }

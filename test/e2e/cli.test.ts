@@ -219,9 +219,26 @@ describe('pw-pool CLI', () => {
       SSH_AUTH_SOCK: join(home, 'no-such-agent'),
       POOLTOKEN: 'must-not-be-used',
     });
-    const r = await runCli(['demo', '--hosts', '3', '--until-alive'], env, 180_000);
+    const r = await runCli(['demo', '--hosts', '3', '--until-alive', '--keep-state'], env, 180_000);
     assert.equal(r.code, 0, r.stderr);
+    const kept = /^state directory kept: (.+)$/m.exec(r.stdout)?.[1] ?? assert.fail(r.stdout);
+    t.after(() => rm(kept, { recursive: true, force: true }));
     assert.match(r.stdout, /EC2 endpoint http:\/\/127\.0\.0\.1:\d+/);
+    assert.match(r.stdout, /^status page: http:\/\/127\.0\.0\.1:\d+\/ /m);
+    assert.match(
+      r.stdout,
+      /^\$ pw-pool cron$/m,
+      'after the first fill, every tick is pw-pool cron',
+    );
+    // The cron loop's products: the page, the metrics, the CSV and the audit trail.
+    const html = await readFile(join(kept, 'html', 'index.html'), 'utf8');
+    for (const n of [1, 2, 3]) assert.match(html, new RegExp(`MacM1-${n}`));
+    assert.match(
+      await readFile(join(kept, 'pw-pool.prom'), 'utf8'),
+      /^pwpool_workers\{state="alive"\} 3$/m,
+    );
+    assert.match(await readFile(join(kept, 'utilization.csv'), 'utf8'), /,3,\d+,\d+\n$/);
+    assert.equal((await readFile(join(kept, 'audit.jsonl'), 'utf8')).trim().split('\n').length, 3);
     assert.match(r.stdout, /^\$ pw-pool launch-instances --force$/m);
     assert.match(r.stdout, /^\$ pw-pool setup-instances --force$/m);
     assert.match(

@@ -6,44 +6,41 @@
 // pool token are dummies and the SSH key is generated for the run, whatever the environment says.
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { homedir, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Command } from 'commander';
-import { AwsEc2 } from '../../pw-lib/adapters/aws-ec2.js';
 import { SimClock } from '../../pw-lib/adapters/clock.js';
-import { MacRemote } from '../../pw-lib/adapters/remote-mac.js';
-import { KnownHosts } from '../../pw-lib/adapters/ssh.js';
-import type { SshAuth } from '../../pw-lib/adapters/ssh.js';
-import { resolveSshAuth } from '../../pw-lib/adapters/ssh-auth.js';
 import { StateDir } from '../../pw-lib/adapters/state-dir.js';
-import { launchInstances } from '../../pw-lib/app/launch-instances.js';
-import { setupInstances } from '../../pw-lib/app/setup-instances.js';
-import type { Config } from '../../pw-lib/config/index.js';
-import { parseConfig } from '../../pw-lib/config/index.js';
 import { DH_STATUS_FILE, parseDhStatus } from '../../pw-lib/core/dh-status.js';
 import { PW_STATUS_FILE } from '../../pw-lib/core/pw-status.js';
 import { formatUtc, toEpochSeconds } from '../../pw-lib/core/time.js';
 import { UsageError } from '../../pw-lib/errors.js';
-import { createLogger } from '../../pw-lib/log.js';
-import type { LogLevel, Logger } from '../../pw-lib/log.js';
+import type { LogLevel } from '../../pw-lib/log.js';
 import type { Output } from '../../pw-lib/ports.js';
 import { generateEd25519KeyPair, startSimCloud } from '../../sim/index.js';
 import type { SimCloud } from '../../sim/index.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
-import { isLoopbackEndpoint, poolOf, stdout } from '../context.js';
-import { launchSettings } from './launch-instances.js';
-import { KNOWN_HOSTS_FILE, createAgent, setupSettings } from './setup-instances.js';
+import { createContext, isLoopbackEndpoint, runMutating, stdout } from '../context.js';
+import { runCron } from './cron.js';
+import { runLaunchInstances } from './launch-instances.js';
+import { runSetupInstances } from './setup-instances.js';
+import { statusPageSettings } from './status.js';
+import { writeStatusPage } from '../../pw-lib/app/status-page.js';
+import { startStaticSite } from '../../pw-lib/adapters/static-site.js';
 import { SIM_REGION, parseIntArg, parseSpeed, untilSignal } from './sim.js';
 
 interface DemoOptions {
   hosts: number;
   speed: number;
+  port: number;
   untilFilled?: boolean;
   untilAlive?: boolean;
   keepState?: boolean;
 }
 
 const MIN_SPEED = 60;
+/** The demo's crontab interval (virtual seconds), written into its config as cron.intervalSeconds. */
+const CRON_INTERVAL_S = 300;
 
 /**
  * The demo's pool policy: the real defaults, but a 4 h recycling timer and a 30 min launch stagger,
@@ -162,6 +159,12 @@ export function registerDemo(program: Command, result: CommandResult): void {
       parseSpeed,
       120,
     )
+    .option(
+      '--port <n>',
+      'port of the status page on 127.0.0.1 (0 = a free one)',
+      parseIntArg(0, 65535),
+      0,
+    )
     .option('--until-filled', 'exit 0 as soon as every host has an entry in dh_status.txt')
     .option('--until-alive', 'exit 0 as soon as every worker is `complete alive`')
     .option('--keep-state', 'keep the temporary state directory at exit')
@@ -190,53 +193,51 @@ export function registerDemo(program: Command, result: CommandResult): void {
     });
 }
 
+/** Everything a tick needs to build its run context, as a crontab line would. */
 interface DemoPool {
-  readonly config: Config;
-  readonly log: Logger;
-  readonly ec2: AwsEc2;
-  readonly clock: SimClock;
-  readonly store: StateDir;
-  readonly out: Output;
+  readonly globals: GlobalOptions;
   readonly env: NodeJS.ProcessEnv;
-  readonly auth: SshAuth;
 }
 
-/** One cron tick: launch-instances when due, then setup-instances, as `pw-pool cron` will. */
-async function tick(pool: DemoPool, first: boolean, launchDue: boolean): Promise<void> {
-  const { config, log, ec2, clock, store, out } = pool;
-  const nowS = toEpochSeconds(await clock.now());
-  if (launchDue) {
-    out.line(`$ pw-pool launch-instances${first ? ' --force' : ''}`);
-    const launched = await launchInstances(
-      launchSettings(config, poolOf(config)),
-      { ec2, clock, store, out, log, rng: Math.random },
-      { nowS, force: first, dryRun: false },
+/**
+ * One tick in a fresh run context (a crontab line is a fresh process): the first launches with
+ * --force and staggers the timers with setup-instances --force, as an operator fills a new pool;
+ * every later one is `pw-pool cron`.
+ */
+async function tick(pool: DemoPool, first: boolean, out: Output): Promise<number> {
+  const ctx = await createContext(
+    pool.globals,
+    { mutating: true, credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' } },
+    pool.env,
+  );
+  try {
+    if (!first) {
+      out.line('$ pw-pool cron');
+      return await runCron(ctx);
+    }
+    out.line('$ pw-pool launch-instances --force');
+    const launched = await runMutating(ctx, 'launch-instances', false, (journal) =>
+      runLaunchInstances(ctx, { force: true, dryRun: false }, journal),
     );
-    out.line(`Exit: ${launched.exitCode}`);
+    out.line(`Exit: ${launched}`);
+    out.line('$ pw-pool setup-instances --force');
+    const setup = await runMutating(
+      ctx,
+      'setup-instances',
+      false,
+      async (journal) =>
+        (await runSetupInstances(ctx, { force: true, dryRun: false }, journal)).exitCode,
+    );
+    out.line(`Exit: ${setup}`);
+    await writeStatusPage(
+      ctx.store,
+      statusPageSettings(ctx.config),
+      toEpochSeconds(await ctx.clock.now()),
+    );
+    return setup;
+  } finally {
+    await ctx.close();
   }
-  const agent = createAgent(config, pool.env);
-  const knownHosts = await KnownHosts.load(
-    store.pathOf(KNOWN_HOSTS_FILE),
-    config.ssh.hostKeyPolicy,
-    log,
-  );
-  const remote = new MacRemote({
-    user: config.ssh.user,
-    port: config.ssh.port,
-    connectTimeoutSeconds: config.ssh.connectTimeoutSeconds,
-    commandTimeoutSeconds: config.ssh.commandTimeoutSeconds,
-    auth: () => pool.auth,
-    knownHosts,
-    log,
-  });
-  out.line(`$ pw-pool setup-instances${first ? ' --force' : ''}`);
-  const setup = await setupInstances(
-    setupSettings(config, poolOf(config), agent),
-    { ec2, remote, store, out, log, checkSshAccess: () => Promise.resolve() },
-    { nowS: toEpochSeconds(await clock.now()), force: first, dryRun: false },
-  );
-  await knownHosts.save();
-  out.line(`Exit: ${setup.exitCode}`);
 }
 
 async function runDemo(
@@ -251,45 +252,40 @@ async function runDemo(
   // A key for this run only, used as ssh.identityFile (mode 0600, like any secret file).
   const identityFile = join(stateDir, 'demo-ssh-key');
   await writeFile(identityFile, generateEd25519KeyPair().private, { mode: 0o600 });
-  const { config } = parseConfig(
-    [
+  // The whole configuration is this file: the operator's own config and PW_POOL_* never apply.
+  const configFile = join(stateDir, 'demo-config.json');
+  await writeFile(
+    configFile,
+    `${JSON.stringify(
       {
-        source: 'demo',
-        values: {
-          stateDir,
-          clock: 'sim',
-          logLevel,
-          ...DEMO_POLICY,
-          ssh: { port: cloud.sshPort, identityFile, agentEnvFile: join(stateDir, 'no-agent.env') },
-        },
+        stateDir,
+        region: SIM_REGION,
+        clock: 'sim',
+        logLevel,
+        ...DEMO_POLICY,
+        cron: { intervalSeconds: CRON_INTERVAL_S },
+        ssh: { port: cloud.sshPort, identityFile, agentEnvFile: join(stateDir, 'no-agent.env') },
       },
-    ],
-    { homeDir: homedir(), uid: process.getuid?.() ?? 0, cwd: process.cwd() },
+      null,
+      2,
+    )}\n`,
   );
-  const log = createLogger({ level: config.logLevel });
-  const env: NodeJS.ProcessEnv = { POOLTOKEN: `demo-${randomBytes(12).toString('hex')}` };
   const pool: DemoPool = {
-    config,
-    log,
-    ec2: new AwsEc2({
-      region: SIM_REGION,
-      endpoint: cloud.endpoint,
-      credentials: { accessKeyId: 'simulated', secretAccessKey: 'simulated' },
-      maxAttempts: config.aws.maxAttempts,
-      requestTimeoutSeconds: config.aws.requestTimeoutSeconds,
-      log,
-    }),
-    clock: new SimClock(cloud.endpoint),
-    store: new StateDir(stateDir),
-    out: stdout,
-    env,
-    auth: await resolveSshAuth(
-      { identityFile, agentEnvFile: config.ssh.agentEnvFile },
-      {},
-      process.getuid?.() ?? 0,
-    ),
+    globals: { config: configFile },
+    env: {
+      AWS_ENDPOINT_URL: cloud.endpoint,
+      AWS_ACCESS_KEY_ID: 'simulated',
+      AWS_SECRET_ACCESS_KEY: 'simulated',
+      AWS_REGION: SIM_REGION,
+      AWS_CONFIG_FILE: join(stateDir, 'no-aws-config'),
+      AWS_SHARED_CREDENTIALS_FILE: join(stateDir, 'no-aws-credentials'),
+      POOLTOKEN: `demo-${randomBytes(12).toString('hex')}`,
+    },
   };
-  const { out, store, clock } = pool;
+  const out = stdout;
+  const store = new StateDir(stateDir);
+  const clock = new SimClock(cloud.endpoint);
+  const site = await startStaticSite({ dir: join(stateDir, 'html'), port: opts.port });
   out.line(
     `pw-pool demo: ${opts.hosts} simulated hosts at ${opts.speed}x, EC2 endpoint ${cloud.endpoint}, SSH port ${cloud.sshPort}`,
   );
@@ -297,6 +293,7 @@ async function runDemo(
     `policy: recycle after ${DEMO_POLICY.maxLifetimeSeconds / 3600} h, one launch per ${DEMO_POLICY.launchStaggerSeconds / 60} min, ` +
       `hosts scrub for 110 min after a terminate; state directory ${stateDir} (Ctrl-C stops)`,
   );
+  out.line(`status page: ${site.url}  (metrics: ${join(stateDir, 'pw-pool.prom')})`);
 
   const stop = untilSignal();
   let stopped = false;
@@ -318,9 +315,9 @@ async function runDemo(
   // The table is refreshed every real second, also while a tick is running.
   let showing = Promise.resolve();
   const ticker = setInterval(() => {
-    showing = showing
-      .then(show)
-      .catch((error: unknown) => log.warn({ err: String(error) }, 'demo display failed'));
+    showing = showing.then(show).catch((error: unknown) => {
+      process.stderr.write(`demo display failed: ${String(error)}\n`);
+    });
   }, 1000);
   const done = async (): Promise<string | undefined> => {
     if (
@@ -339,14 +336,8 @@ async function runDemo(
   };
   try {
     let first = true;
-    let lastLaunchMs = -Infinity;
     for (;;) {
-      const nowMs = (await clock.now()).getTime();
-      const launchDue =
-        nowMs - lastLaunchMs >=
-        (pool.config.cron.launchEverySeconds - pool.config.cron.intervalSeconds / 2) * 1000;
-      if (launchDue) lastLaunchMs = nowMs;
-      await tick(pool, first, launchDue);
+      await tick(pool, first, out);
       first = false;
       await showing;
       await show();
@@ -356,12 +347,12 @@ async function runDemo(
         return 0;
       }
       if (stopped) return 0;
-      await Promise.race([clock.sleep(pool.config.cron.intervalSeconds), stop]);
+      await Promise.race([clock.sleep(CRON_INTERVAL_S), stop]);
       if (stopped) return 0;
     }
   } finally {
     clearInterval(ticker);
     await showing;
-    pool.ec2.destroy();
+    await site.close();
   }
 }
