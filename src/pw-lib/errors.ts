@@ -85,3 +85,23 @@ export class AwsError extends PwPoolError {
     return `${this.code}: ${this.message}`;
   }
 }
+
+export type GitHubErrorKind =
+  'rate-limited' | 'unavailable' | 'not-found' | 'auth' | 'conflict' | 'validation' | 'other';
+
+/** A GitHub API failure, classified in one place (adapters/github.ts); never carries a token. */
+export class GitHubError extends PwPoolError {
+  readonly kind: GitHubErrorKind;
+  /** HTTP status, 0 when no answer came. */
+  readonly status: number;
+  constructor(
+    kind: GitHubErrorKind,
+    status: number,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, ExitCode.partial, options);
+    this.kind = kind;
+    this.status = status;
+  }
+}

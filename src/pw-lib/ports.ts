@@ -216,3 +216,55 @@ export interface Remote {
   /** Throws RemoteError `tcp` or `ssh`. */
   connect(target: RemoteTarget, log: Logger): Promise<RemoteSession>;
 }
+
+/** A self-hosted runner as GitHub reports it (organization scope). */
+export interface GitHubRunner {
+  readonly id: number;
+  readonly name: string;
+  readonly status: 'online' | 'offline';
+  readonly busy: boolean;
+  readonly labels: readonly string[];
+}
+
+/** An organization runner group. */
+export interface RunnerGroup {
+  readonly id: number;
+  readonly name: string;
+  readonly visibility: 'all' | 'selected' | 'private';
+  readonly allowsPublicRepositories: boolean;
+  readonly isDefault: boolean;
+}
+
+/** A registration token for `config.sh` (valid one hour). A secret: never logged. */
+export interface RegistrationToken {
+  readonly token: string;
+  /** ISO-8601. */
+  readonly expiresAt: string;
+}
+
+/**
+ * GitHub Actions as the github-actions agent needs it, for one organization. Implementations
+ * throw `GitHubError` (errors.ts) and read every page.
+ */
+export interface GitHubRunners {
+  listRunners(): Promise<GitHubRunner[]>;
+  listRunnerGroups(): Promise<RunnerGroup[]>;
+  /** The group by name, created when missing (idempotent); `created` says which. */
+  ensureRunnerGroup(
+    name: string,
+    opts: {
+      readonly visibility: RunnerGroup['visibility'];
+      readonly allowsPublicRepositories: boolean;
+    },
+  ): Promise<RunnerGroup & { readonly created: boolean }>;
+  listGroupRunners(groupId: number): Promise<GitHubRunner[]>;
+  /** Moves a runner into a group (a runner is in exactly one group). */
+  moveRunnerToGroup(groupId: number, runnerId: number): Promise<void>;
+  deleteRunner(runnerId: number): Promise<void>;
+  createRegistrationToken(): Promise<RegistrationToken>;
+  /** The newest actions/runner release: `x.y.z` and the osx-arm64 tarball's SHA-256 when published. */
+  latestRunnerRelease(): Promise<{
+    readonly version: string;
+    readonly osxArm64Sha256: string | undefined;
+  }>;
+}
