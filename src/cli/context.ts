@@ -9,6 +9,7 @@ import { replaceFileAtomic, StateDir } from '../pw-lib/adapters/state-dir.js';
 import { AUDIT_FILE, FileJournal } from '../pw-lib/adapters/journal.js';
 import type { MetricsDeps } from '../pw-lib/app/metrics.js';
 import { writeMetrics } from '../pw-lib/app/metrics.js';
+import type { CommandRun } from '../pw-lib/core/metrics.js';
 import type { Config } from '../pw-lib/config/index.js';
 import { loadConfig } from '../pw-lib/config/index.js';
 import type { PoolId } from '../pw-lib/core/pool.js';
@@ -240,13 +241,22 @@ export async function runMutating(
     const { journal, counts } = ctx.journal(command, dryRun);
     const exitCode = await body(journal);
     if (dryRun) return exitCode;
-    const endS = toEpochSeconds(await ctx.clock.now().catch(() => new Date()));
     const durationSeconds = (performance.now() - startMs) / 1000;
-    const ok = await writeMetrics(
-      ctx.metrics,
-      [{ command, durationSeconds, exitCode, endS }],
-      counts,
-    );
+    const ok = await recordRuns(ctx, [{ command, durationSeconds, exitCode }], counts);
     return combineExitCodes([exitCode, ok ? 0 : 4]);
   });
+}
+
+/** Writes the metrics of this process's runs, ended now; false (logged) when that failed. */
+export async function recordRuns(
+  ctx: RunContext,
+  runs: readonly Omit<CommandRun, 'endS'>[],
+  actions: ReadonlyMap<string, number>,
+): Promise<boolean> {
+  const endS = toEpochSeconds(await ctx.clock.now().catch(() => new Date()));
+  return writeMetrics(
+    ctx.metrics,
+    runs.map((r) => ({ ...r, endS })),
+    actions,
+  );
 }

@@ -4,12 +4,11 @@
 import { performance } from 'node:perf_hooks';
 import type { Command } from 'commander';
 import { cronTick } from '../../pw-lib/app/cron-tick.js';
-import { writeMetrics } from '../../pw-lib/app/metrics.js';
 import { writeStatusPage } from '../../pw-lib/app/status-page.js';
 import { toEpochSeconds } from '../../pw-lib/core/time.js';
 import { combineExitCodes, LockBusyError } from '../../pw-lib/errors.js';
 import type { CommandResult, GlobalOptions, RunContext } from '../context.js';
-import { createContext } from '../context.js';
+import { createContext, recordRuns } from '../context.js';
 import { runLaunchInstances } from './launch-instances.js';
 import { runSetupInstances } from './setup-instances.js';
 import { statusPageSettings } from './status.js';
@@ -63,17 +62,12 @@ export async function runCron(ctx: RunContext): Promise<number> {
       },
       tickStartS,
     );
-    const endS = toEpochSeconds(await ctx.clock.now().catch(() => new Date()));
     const cronRun = {
       command: 'cron',
       durationSeconds: (performance.now() - startMs) / 1000,
       exitCode: outcome.exitCode,
     };
-    const ok = await writeMetrics(
-      ctx.metrics,
-      [...outcome.runs, cronRun].map((r) => ({ ...r, endS })),
-      counts,
-    );
+    const ok = await recordRuns(ctx, [...outcome.runs, cronRun], counts);
     return combineExitCodes([outcome.exitCode, ok ? 0 : 4]);
   } finally {
     await handle.release();

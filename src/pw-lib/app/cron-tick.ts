@@ -62,16 +62,26 @@ export async function cronTick(
   const { store, out, log, phases } = deps;
   const codes: number[] = [];
   const runs: Omit<CommandRun, 'endS'>[] = [];
-  const timed = async <T>(command: string, fn: () => Promise<T>, code: (r: T) => number) => {
+  /** Runs one sub-run: a throw is logged and becomes its exit code; prints `Exit: <rc>`. */
+  const runPhase = async <T>(
+    command: string,
+    fn: () => Promise<T>,
+    failed: (exitCode: number) => T,
+    exitCodeOfResult: (r: T) => number,
+  ): Promise<T> => {
     const t0 = deps.elapsedS();
-    let exitCode = 1;
+    let r: T;
     try {
-      const r = await fn();
-      exitCode = code(r);
-      return r;
-    } finally {
-      runs.push({ command, durationSeconds: deps.elapsedS() - t0, exitCode });
+      r = await fn();
+    } catch (error) {
+      log.error({ err: errText(error), phase: command }, 'phase failed');
+      r = failed(exitCodeOf(error));
     }
+    const exitCode = exitCodeOfResult(r);
+    runs.push({ command, durationSeconds: deps.elapsedS() - t0, exitCode });
+    out.line(`Exit: ${exitCode}`);
+    codes.push(exitCode);
+    return r;
   };
 
   // Step 3
@@ -92,32 +102,23 @@ export async function cronTick(
     settings.intervalSeconds,
   );
   if (launched) {
-    const rc = await timed(
+    await runPhase(
       'launch-instances',
-      () => phase(log, 'launch', () => phases.launch()),
+      () => phases.launch(),
+      (c) => c,
       (c) => c,
     );
-    out.line(`Exit: ${rc}`);
-    codes.push(rc);
   } else {
     log.debug({ headerTimeS, tickStartS }, 'launch not due');
   }
 
   // Step 5
-  const setup = await timed(
+  const setup = await runPhase(
     'setup-instances',
-    async () => {
-      try {
-        return await phases.setup();
-      } catch (error) {
-        log.error({ err: errText(error), phase: 'setup' }, 'setup phase failed');
-        return { exitCode: exitCodeOf(error), wrote: false };
-      }
-    },
+    () => phases.setup(),
+    (exitCode) => ({ exitCode, wrote: false }),
     (r) => r.exitCode,
   );
-  out.line(`Exit: ${setup.exitCode}`);
-  codes.push(setup.exitCode);
 
   // Steps 6–7: the utilization row, only when this tick rewrote pw_status.txt.
   if (setup.wrote) {
@@ -143,15 +144,6 @@ export async function cronTick(
     codes.push(4);
   }
   return { exitCode: combineExitCodes(codes), launched, runs };
-}
-
-async function phase(log: Logger, name: string, fn: () => Promise<number>): Promise<number> {
-  try {
-    return await fn();
-  } catch (error) {
-    log.error({ err: errText(error), phase: name }, `${name} phase failed`);
-    return exitCodeOf(error);
-  }
 }
 
 /** A typed error's own code (a config error is 3); anything else is a bug (1). */
