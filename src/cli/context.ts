@@ -92,6 +92,8 @@ export interface RunContext {
 export interface RunJournal {
   readonly journal: Journal;
   readonly counts: ReadonlyMap<string, number>;
+  /** Audit records that could not be appended (each is logged). */
+  readonly failures: () => number;
 }
 
 export interface ContextOptions {
@@ -187,10 +189,10 @@ export async function createContext(
     },
     journal: (command, dryRun) =>
       dryRun
-        ? { journal: NO_JOURNAL, counts: new Map() }
+        ? { journal: NO_JOURNAL, counts: new Map(), failures: () => 0 }
         : (() => {
             const j = new FileJournal({ path: store.pathOf(AUDIT_FILE), command, clock, log });
-            return { journal: j, counts: j.counts };
+            return { journal: j, counts: j.counts, failures: () => j.failures };
           })(),
     metrics: {
       store,
@@ -227,8 +229,8 @@ export async function withPoolLock<T>(
 
 /**
  * A mutating command's run: under the pool lock (none for a dry run), with its audit trail, then
- * the metrics textfile with this run's duration and actions (none for a dry run). A metrics
- * failure turns exit 0 into 4.
+ * the metrics textfile with this run's duration and actions (none for a dry run). A metrics or
+ * audit-log write failure turns exit 0 into 4.
  */
 export async function runMutating(
   ctx: RunContext,
@@ -238,12 +240,13 @@ export async function runMutating(
 ): Promise<number> {
   return withPoolLock(ctx, dryRun, async () => {
     const startMs = performance.now();
-    const { journal, counts } = ctx.journal(command, dryRun);
+    const { journal, counts, failures } = ctx.journal(command, dryRun);
     const exitCode = await body(journal);
     if (dryRun) return exitCode;
     const durationSeconds = (performance.now() - startMs) / 1000;
     const ok = await recordRuns(ctx, [{ command, durationSeconds, exitCode }], counts);
-    return combineExitCodes([exitCode, ok ? 0 : 4]);
+    // The audit record is part of the contract: an unwritable audit log is a failure too.
+    return combineExitCodes([exitCode, ok ? 0 : 4, failures() > 0 ? 4 : 0]);
   });
 }
 

@@ -1,7 +1,7 @@
 // set-ready end to end: the built CLI against the simulated cloud; tags, refusals, audit lines.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { poolFixture } from '../helpers/cli.js';
@@ -29,6 +29,19 @@ function inst(f: PoolFixture, ref: string) {
 }
 
 describe('pw-pool set-ready (e2e on the simulated cloud)', () => {
+  it('an audit log that cannot be appended to is exit 4; the tag change itself stands', async (t) => {
+    const f = await poolFixture(t, { hosts: 1 });
+    const launched = await f.run(['launch-instances', '--force']);
+    assert.equal(launched.code, 0, launched.stderr);
+    // audit.jsonl as a directory: every append fails (EISDIR), whatever the user's privileges.
+    await rm(join(f.stateDir, 'audit.jsonl'), { force: true });
+    await mkdir(join(f.stateDir, 'audit.jsonl'));
+    const r = await f.run(['set-ready', 'MacM1-1', 'false']);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /could not append to the audit log/);
+    assert.equal(inst(f, 'MacM1-1').tags.PWPoolReady, 'false');
+  });
+
   it('changes PWPoolReady by name, instance id and host id, audited; refuses targets outside the pool', async (t) => {
     const f = await poolFixture(t, { hosts: 3 });
     const launched = await f.run(['launch-instances', '--force']);

@@ -1,12 +1,10 @@
 // `pw-pool set-ready <name|instance-id|host-id> true|false [--dry-run]` (behavior.md §1.5, §2).
 import type { Command } from 'commander';
-import { AUDIT_FILE, FileJournal } from '../../pw-lib/adapters/journal.js';
 import { setReady } from '../../pw-lib/app/set-ready.js';
 import { parseReadyValue, parseTarget, printable } from '../../pw-lib/core/targets.js';
 import { UsageError } from '../../pw-lib/errors.js';
-import { NO_JOURNAL } from '../../pw-lib/ports.js';
 import type { CommandResult, GlobalOptions } from '../context.js';
-import { createContext, poolOf, withPoolLock } from '../context.js';
+import { createContext, poolOf, runMutating } from '../context.js';
 
 export function registerSetReady(program: Command, result: CommandResult): void {
   program
@@ -39,24 +37,14 @@ export function registerSetReady(program: Command, result: CommandResult): void 
           problems.push(`value '${printable(valueArg)}' must be exactly 'true' or 'false'`);
         if (problems.length > 0 || !parsed.ok || value === undefined)
           throw new UsageError(`set-ready: ${problems.join('; ')}`);
-        const journal = dryRun
-          ? NO_JOURNAL
-          : new FileJournal({
-              path: ctx.store.pathOf(AUDIT_FILE),
-              command: 'set-ready',
-              clock: ctx.clock,
-              log: ctx.log,
-            });
-        const outcome = await withPoolLock(ctx, dryRun, async () =>
-          setReady(
+        result.exitCode = await runMutating(ctx, 'set-ready', dryRun, async (journal) => {
+          const outcome = await setReady(
             ctx.pool,
             { ec2: await ctx.ec2(), out: ctx.out, log: ctx.log, journal },
             { target: parsed.target, value, dryRun },
-          ),
-        );
-        // The audit record is part of the contract: an unwritable audit log is a failure too.
-        const auditFailed = journal instanceof FileJournal && journal.failures > 0;
-        result.exitCode = auditFailed ? Math.max(outcome.exitCode, 4) : outcome.exitCode;
+          );
+          return outcome.exitCode;
+        });
       } finally {
         await ctx.close();
       }
