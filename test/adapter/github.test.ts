@@ -1,6 +1,7 @@
 // The GitHub adapter: the real Octokit (with its auth-app, paginate, retry and throttling
 // plugins) against the fake GitHub REST API of the simulated cloud, on port 0.
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -23,7 +24,9 @@ import { memoryLogger } from '../helpers/fakes.js';
 
 const ORG = 'pwpool-test';
 const APP_ID = 777;
-const PAT = 'ghp_TestPersonalToken0123456789abcdefXYZ';
+/** Tokens are made at run time: nothing token-shaped is committed. */
+const fakeToken = () => `ghp_${randomBytes(18).toString('hex')}`;
+const PAT = fakeToken();
 const FAST = { retryBaseMs: 5, writeIntervalMs: 0, requestTimeoutMs: 5000 } as const;
 const SHA = 'ab'.repeat(32);
 
@@ -306,7 +309,7 @@ void describe('OctokitGitHub against the fake GitHub', () => {
       // The environment beats the file: a wrong GITHUB_TOKEN is used, and fails as auth.
       const viaEnv = await createGitHubRunners(
         configWith({ org: ORG, apiUrl: gh.apiUrl, tokenFile }),
-        { GITHUB_TOKEN: 'ghp_EnvTokenThatIsWrong0123456789ab' },
+        { GITHUB_TOKEN: fakeToken() },
         log,
         { tuning: FAST },
       );
@@ -325,7 +328,7 @@ void describe('OctokitGitHub against the fake GitHub', () => {
   void it('authenticates with a personal token, and reports a bad one as auth', async () => {
     const { client } = make(pat);
     assert.ok((await client.listRunnerGroups()).length >= 1);
-    const bad = 'ghp_WrongToken0123456789abcdefghijkl';
+    const bad = fakeToken();
     const { client: badClient, records } = make({ kind: 'token', token: bad });
     const e = await badClient.listRunners().then(
       () => assert.fail('expected an error'),

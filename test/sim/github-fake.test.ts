@@ -3,7 +3,7 @@
 
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, sign } from 'node:crypto';
+import { createHash, randomBytes, sign } from 'node:crypto';
 import { createAppAuth } from '@octokit/auth-app';
 import { Octokit } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
@@ -18,7 +18,8 @@ import {
 
 const START_MS = Date.parse('2026-11-28T12:00:00Z');
 const APP_ID = 123456;
-const PAT = 'ghp_simulatedPersonalToken0000000000000';
+/** Made at run time: nothing token-shaped is committed. */
+const PAT = `ghp_${randomBytes(20).toString('hex').slice(0, 35)}`;
 
 interface Harness {
   gh: FakeGitHub;
