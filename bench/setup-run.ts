@@ -14,16 +14,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import {
-  createAgent,
-  KNOWN_HOSTS_FILE,
-  setupSettings,
-} from '../src/cli/commands/setup-instances.js';
+import { createAgent, setupSettings, setupSsh } from '../src/cli/commands/setup-instances.js';
 import { poolOf } from '../src/cli/context.js';
-import { MacRemote } from '../src/pw-lib/adapters/remote-mac.js';
-import { KnownHosts } from '../src/pw-lib/adapters/ssh.js';
-import type { SshAuth } from '../src/pw-lib/adapters/ssh.js';
-import { resolveSshAuth } from '../src/pw-lib/adapters/ssh-auth.js';
 import { StateDir } from '../src/pw-lib/adapters/state-dir.js';
 import { setupInstances } from '../src/pw-lib/app/setup-instances.js';
 import type { Config } from '../src/pw-lib/config/index.js';
@@ -119,21 +111,7 @@ async function setupOnce(pool: Pool, c: Config = pool.config): Promise<RunResult
   sim.requestLog.clear();
   const t0 = performance.now();
   const agent = createAgent(c, env);
-  const knownHosts = await KnownHosts.load(
-    store.pathOf(KNOWN_HOSTS_FILE),
-    c.ssh.hostKeyPolicy,
-    silentLog,
-  );
-  let auth: SshAuth = { agentSocket: undefined, privateKey: undefined };
-  const remote = new MacRemote({
-    user: c.ssh.user,
-    port: c.ssh.port,
-    connectTimeoutSeconds: c.ssh.connectTimeoutSeconds,
-    commandTimeoutSeconds: c.ssh.commandTimeoutSeconds,
-    auth: () => auth,
-    knownHosts,
-    log: silentLog,
-  });
+  const { remote, knownHosts, checkSshAccess } = await setupSsh(c, store, env, silentLog);
   // Only notes when each connection attempt starts, then hands it to the product's MacRemote.
   const connectStartMs = new Map<string, number>();
   const observed: Remote = {
@@ -150,13 +128,7 @@ async function setupOnce(pool: Pool, c: Config = pool.config): Promise<RunResult
       store,
       out: { line: () => undefined },
       log: silentLog,
-      checkSshAccess: async () => {
-        auth = await resolveSshAuth(
-          { identityFile: c.ssh.identityFile, agentEnvFile: c.ssh.agentEnvFile },
-          env,
-          process.getuid?.() ?? 0,
-        );
-      },
+      checkSshAccess,
     },
     { nowS, force: false, dryRun: false },
   );

@@ -14,7 +14,8 @@ import { PreconditionError } from '../../pw-lib/errors.js';
 import type { SshAuth } from '../../pw-lib/adapters/ssh.js';
 import type { CommandResult, GlobalOptions, RunContext } from '../context.js';
 import { createContext, runMutating } from '../context.js';
-import type { Journal } from '../../pw-lib/ports.js';
+import type { Journal, StateStore } from '../../pw-lib/ports.js';
+import type { Logger } from '../../pw-lib/log.js';
 import { NO_JOURNAL } from '../../pw-lib/ports.js';
 
 export const KNOWN_HOSTS_FILE = 'known_hosts';
@@ -60,19 +61,20 @@ export function setupSettings(c: Config, pool: PoolId, agent: CiAgent): SetupSet
   };
 }
 
-/** Runs setup-instances in this process; the caller holds the lock when it is not a dry run. */
-export async function runSetupInstances(
-  ctx: RunContext,
-  opts: { force: boolean; dryRun: boolean },
-  journal: Journal = NO_JOURNAL,
-): Promise<{ exitCode: number; wrote: boolean }> {
-  const c = ctx.config;
-  validateAgentConfig(c, ctx.env, ctx.origins, { requireSecret: false });
-  const agent = createAgent(c, ctx.env);
+/**
+ * The SSH side of a setup run: the state dir's known_hosts, and a MacRemote whose credentials
+ * `checkSshAccess` resolves (§4.1 precondition 3) before the first connection.
+ */
+export async function setupSsh(
+  c: Config,
+  store: StateStore,
+  env: NodeJS.ProcessEnv,
+  log: Logger,
+): Promise<{ remote: MacRemote; knownHosts: KnownHosts; checkSshAccess: () => Promise<void> }> {
   const knownHosts = await KnownHosts.load(
-    ctx.store.pathOf(KNOWN_HOSTS_FILE),
+    store.pathOf(KNOWN_HOSTS_FILE),
     c.ssh.hostKeyPolicy,
-    ctx.log,
+    log,
   );
   let auth: SshAuth = { agentSocket: undefined, privateKey: undefined };
   const remote = new MacRemote({
@@ -82,28 +84,42 @@ export async function runSetupInstances(
     commandTimeoutSeconds: c.ssh.commandTimeoutSeconds,
     auth: () => auth,
     knownHosts,
-    log: ctx.log,
+    log,
   });
+  const checkSshAccess = async () => {
+    auth = await resolveSshAuth(
+      { identityFile: c.ssh.identityFile, agentEnvFile: c.ssh.agentEnvFile },
+      env,
+      process.getuid?.() ?? 0,
+    );
+  };
+  return { remote, knownHosts, checkSshAccess };
+}
+
+/** Runs setup-instances in this process; the caller holds the lock when it is not a dry run. */
+export async function runSetupInstances(
+  ctx: RunContext,
+  opts: { force: boolean; dryRun: boolean },
+  journal: Journal = NO_JOURNAL,
+): Promise<{ exitCode: number; wrote: boolean }> {
+  const c = ctx.config;
+  validateAgentConfig(c, ctx.env, ctx.origins, { requireSecret: false });
+  const agent = createAgent(c, ctx.env);
+  const ssh = await setupSsh(c, ctx.store, ctx.env, ctx.log);
   const outcome = await setupInstances(
     setupSettings(c, ctx.pool, agent),
     {
       ec2: await ctx.ec2(),
-      remote,
+      remote: ssh.remote,
       store: ctx.store,
       out: ctx.out,
       log: ctx.log,
       journal,
-      checkSshAccess: async () => {
-        auth = await resolveSshAuth(
-          { identityFile: c.ssh.identityFile, agentEnvFile: c.ssh.agentEnvFile },
-          ctx.env,
-          process.getuid?.() ?? 0,
-        );
-      },
+      checkSshAccess: ssh.checkSshAccess,
     },
     { nowS: ctx.nowS, force: opts.force, dryRun: opts.dryRun },
   );
-  if (!opts.dryRun) await knownHosts.save();
+  if (!opts.dryRun) await ssh.knownHosts.save();
   return { exitCode: outcome.exitCode, wrote: outcome.wrote };
 }
 
