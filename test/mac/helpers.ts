@@ -24,15 +24,10 @@ export const OPS = [
 ] as const;
 export type Op = (typeof OPS)[number];
 
-export const INSTALLED_SET = [
-  'paths.sh',
-  'lib.sh',
-  'setup.sh',
-  'service_pool.sh',
-  'shutdown.sh',
-  'ci_env.sh',
-  'cleanup_hook.sh',
-] as const;
+// The protocol's lists are pw-pool's own: the scripts are checked against what the client sends
+// and parses, not against a third copy.
+import { INSTALLED_SET } from '../../src/pw-lib/adapters/remote-mac.js';
+export { INSTALLED_SET };
 
 /** The cirrus patterns exactly as the manager passes them (behavior.md §7). */
 export const CIRRUS = {
@@ -44,33 +39,7 @@ export const CIRRUS = {
   finished: '^(time="[^"]*" level=info msg="task [0-9]+ completed"|task [0-9]+ completed)$',
 } as const;
 
-export const PROBE_KEYS = [
-  'protocol',
-  'now',
-  'scripts',
-  'setup.started',
-  'setup.started.last',
-  'setup.started.mtime',
-  'setup.done',
-  'setup.failed',
-  'setup.failed.reason',
-  'setup.log',
-  'setup.log.last',
-  'supervisor',
-  'listener',
-  'job',
-  'worker.user',
-  'timer',
-  'recycle.deadline',
-  'drain.started',
-  'agent.config',
-  'worker.log',
-  'worker.log.inode',
-  'worker.log.size',
-  'worker.log.registered',
-  'worker.log.started',
-  'worker.log.finished',
-] as const;
+export { PROBE_KEYS } from '../../src/pw-lib/core/probe.js';
 
 /** The script text of an operation: paths.sh + lib.sh + ops/<op>.sh, each ending with a newline. */
 export function opScript(op: Op): string {

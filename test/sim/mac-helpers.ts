@@ -40,43 +40,13 @@ export const GITHUB = {
   finished: `^${TS}: Job .+ completed with result: [A-Za-z]+$`,
 } as const;
 
-export const PROBE_KEYS = [
-  'protocol',
-  'now',
-  'scripts',
-  'setup.started',
-  'setup.started.last',
-  'setup.started.mtime',
-  'setup.done',
-  'setup.failed',
-  'setup.failed.reason',
-  'setup.log',
-  'setup.log.last',
-  'supervisor',
-  'listener',
-  'job',
-  'worker.user',
-  'timer',
-  'recycle.deadline',
-  'drain.started',
-  'agent.config',
-  'worker.log',
-  'worker.log.inode',
-  'worker.log.size',
-  'worker.log.registered',
-  'worker.log.started',
-  'worker.log.finished',
-] as const;
+// The protocol's lists are pw-pool's own: the simulated Mac is checked against what the client
+// sends and parses.
+import { PROBE_KEYS } from '../../src/pw-lib/core/probe.js';
+export { PROBE_KEYS };
 
-export const INSTALLED = [
-  'paths.sh',
-  'lib.sh',
-  'setup.sh',
-  'service_pool.sh',
-  'shutdown.sh',
-  'ci_env.sh',
-  'cleanup_hook.sh',
-] as const;
+import { INSTALLED_SET as INSTALLED } from '../../src/pw-lib/adapters/remote-mac.js';
+export { INSTALLED };
 
 export function shQuote(word: string): string {
   return `'${word.replaceAll("'", `'\\''`)}'`;
