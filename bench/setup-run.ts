@@ -110,7 +110,7 @@ async function setupOnce(pool: Pool, c: Config = pool.config): Promise<RunResult
   const store = new StateDir(c.stateDir);
   sim.requestLog.clear();
   const t0 = performance.now();
-  const agent = createAgent(c, env);
+  const agent = createAgent(c, env, { log: silentLog, store });
   const { remote, knownHosts, checkSshAccess } = await setupSsh(c, store, env, silentLog);
   // Only notes when each connection attempt starts, then hands it to the product's MacRemote.
   const connectStartMs = new Map<string, number>();

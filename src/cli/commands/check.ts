@@ -70,7 +70,11 @@ async function runCheckCommand(ctx: RunContext): Promise<{ exitCode: number }> {
       },
       agentSecret: async () => {
         validateAgentConfig(c, ctx.env, ctx.origins, { requireSecret: true });
-        await createAgent(c, ctx.env).checkSecret();
+        await createAgent(c, ctx.env, {
+          log: ctx.log,
+          store: ctx.store,
+          dryRun: true,
+        }).checkSecret();
         const where =
           c.agent.kind === 'cirrus'
             ? c.cirrus.poolTokenFile !== undefined

@@ -3,14 +3,15 @@ import type { Command } from 'commander';
 import { KnownHosts } from '../../pw-lib/adapters/ssh.js';
 import { resolveSshAuth } from '../../pw-lib/adapters/ssh-auth.js';
 import { MacRemote } from '../../pw-lib/adapters/remote-mac.js';
+import { createGitHubRunners } from '../../pw-lib/adapters/github.js';
 import { CirrusAgent } from '../../pw-lib/agents/cirrus.js';
+import { GitHubActionsAgent } from '../../pw-lib/agents/github-actions.js';
 import type { CiAgent } from '../../pw-lib/agents/types.js';
 import { setupInstances } from '../../pw-lib/app/setup-instances.js';
 import type { SetupSettings } from '../../pw-lib/app/setup-instances.js';
-import { validateAgentConfig } from '../../pw-lib/config/index.js';
+import { WORKER_PLACEHOLDER, validateAgentConfig } from '../../pw-lib/config/index.js';
 import type { Config } from '../../pw-lib/config/index.js';
 import type { PoolId } from '../../pw-lib/core/pool.js';
-import { PreconditionError } from '../../pw-lib/errors.js';
 import type { SshAuth } from '../../pw-lib/adapters/ssh.js';
 import type { CommandResult, GlobalOptions, RunContext } from '../context.js';
 import { createContext, runMutating } from '../context.js';
@@ -20,7 +21,15 @@ import { NO_JOURNAL } from '../../pw-lib/ports.js';
 
 export const KNOWN_HOSTS_FILE = 'known_hosts';
 
-export function createAgent(c: Config, env: NodeJS.ProcessEnv): CiAgent {
+export interface AgentDeps {
+  readonly log: Logger;
+  readonly store: StateStore;
+  readonly journal?: Journal;
+  /** Read-only on the CI service too (no group creation, deletion or move). */
+  readonly dryRun?: boolean;
+}
+
+export function createAgent(c: Config, env: NodeJS.ProcessEnv, deps: AgentDeps): CiAgent {
   switch (c.agent.kind) {
     case 'cirrus':
       return new CirrusAgent({
@@ -30,9 +39,23 @@ export function createAgent(c: Config, env: NodeJS.ProcessEnv): CiAgent {
         purposeValue: c.purposeValue,
       });
     case 'github-actions':
-      throw new PreconditionError(
-        "agent kind 'github-actions' is not available in this version of pw-pool",
-      );
+      return new GitHubActionsAgent({
+        connect: () => createGitHubRunners(c, env, deps.log),
+        org: c.github.org ?? '',
+        serverUrl: c.github.serverUrl,
+        group: c.github.runnerGroup,
+        runnerVersion: c.github.runnerVersion,
+        groupVisibility: c.github.groupVisibility,
+        allowPublicRepositories: c.github.allowPublicRepositories,
+        namePrefix: c.namePrefix,
+        labels: [c.purposeValue],
+        runnerEnv: c.remote.runnerEnv,
+        workerPlaceholder: WORKER_PLACEHOLDER,
+        store: deps.store,
+        log: deps.log,
+        journal: deps.journal,
+        dryRun: deps.dryRun,
+      });
   }
 }
 
@@ -104,7 +127,12 @@ export async function runSetupInstances(
 ): Promise<{ exitCode: number; wrote: boolean }> {
   const c = ctx.config;
   validateAgentConfig(c, ctx.env, ctx.origins, { requireSecret: false });
-  const agent = createAgent(c, ctx.env);
+  const agent = createAgent(c, ctx.env, {
+    log: ctx.log,
+    store: ctx.store,
+    journal,
+    dryRun: opts.dryRun,
+  });
   const ssh = await setupSsh(c, ctx.store, ctx.env, ctx.log);
   const outcome = await setupInstances(
     setupSettings(c, ctx.pool, agent),

@@ -3,7 +3,8 @@
 // fidelity, tests and self-hosted use.
 import { readSecretFile } from '../config/index.js';
 import { PreconditionError } from '../errors.js';
-import type { AgentPatterns, CiAgent, PrepareOutcome } from './types.js';
+import { NOTHING_SWEPT } from './types.js';
+import type { AgentPatterns, CiAgent, PrepareOutcome, RunnerSweepReport } from './types.js';
 
 /** Message M matches a whole logrus info line with msg="M", or the bare line M (§7). */
 function logrusInfo(message: string): string {
@@ -71,5 +72,14 @@ export class CirrusAgent implements CiAgent {
 
   onTerminate(): Promise<void> {
     return Promise.resolve();
+  }
+
+  /** No routing control (the service is gone): a drain only waits for the running task. */
+  cordon(): Promise<boolean> {
+    return Promise.resolve(false);
+  }
+
+  sweep(): Promise<RunnerSweepReport> {
+    return Promise.resolve(NOTHING_SWEPT);
   }
 }

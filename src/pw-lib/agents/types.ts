@@ -45,4 +45,29 @@ export interface CiAgent {
   setupArgs(name: string): string[];
   /** After pw-pool terminated the instance (§4.4 step 6). */
   onTerminate(name: string): Promise<void>;
+  /**
+   * Stops new work from reaching the instance's agent (§4.5 step 1, §4.3 recycle cordon); true when
+   * this call changed something. Agents without routing control do nothing.
+   */
+  cordon(name: string): Promise<boolean>;
+  /** End of each setup run: remove the agent's leftovers of instances that are gone (§7 sweep). */
+  sweep(liveNames: ReadonlySet<string>, nowS: number): Promise<RunnerSweepReport>;
 }
+
+/** What one end-of-run sweep did (names only). */
+export interface RunnerSweepReport {
+  /** Orphans seen for the first time (deleted on a later run if still orphaned). */
+  readonly recorded: readonly string[];
+  readonly deleted: readonly string[];
+  /** Deletions that failed (retried next run). */
+  readonly failed: readonly string[];
+  /** Runners named like this pool in some other group (two pools sharing a prefix?). */
+  readonly elsewhere: readonly string[];
+}
+
+export const NOTHING_SWEPT: RunnerSweepReport = {
+  recorded: [],
+  deleted: [],
+  failed: [],
+  elsewhere: [],
+};

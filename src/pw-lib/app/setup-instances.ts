@@ -29,6 +29,7 @@ import {
   hardLimitMessage,
   maintenanceComment,
   probeFailure,
+  recycleCordonDue,
   stoppedMessage,
   terminatingComment,
   timerComment,
@@ -103,6 +104,8 @@ interface Entry {
   verdict: Verdict;
   session: RemoteSession | undefined;
   dns: string | undefined;
+  /** The recycle deadline is near: stop new work reaching the agent (§4.3 recycle cordon). */
+  recycleCordon: boolean;
 }
 
 function errText(error: unknown): string {
@@ -145,6 +148,7 @@ export async function setupInstances(
   const actions: string[] = [];
   const dryRun = opts.dryRun;
   const handled = new Set<string>();
+  const terminated = new Set<string>();
   let exitWarn = false;
 
   const result = (
@@ -206,6 +210,7 @@ export async function setupInstances(
       await agent.preflight();
     } catch (error) {
       preflightOk = false;
+      exitWarn = true;
       log.error({ err: errText(error) }, 'agent preflight failed; fresh setups deferred');
     }
   }
@@ -225,7 +230,15 @@ export async function setupInstances(
     const elog = log.child({ host: e.name, instanceId: e.instanceId });
     const verdict = decideBeforeRemote(e, instance, batch === undefined, opts.nowS, policy);
     if (batch !== undefined) handled.add(e.instanceId);
-    return { ...e, log: elog, instance, verdict, session: undefined, dns: undefined };
+    return {
+      ...e,
+      log: elog,
+      instance,
+      verdict,
+      session: undefined,
+      dns: undefined,
+      recycleCordon: false,
+    };
   });
 
   const deadlinePassed = () => elapsedMs() - runStartMs > settings.runDeadlineSeconds * 1000;
@@ -315,6 +328,7 @@ export async function setupInstances(
           },
           policy,
         );
+        e.recycleCordon = recycleCordonDue(facts, opts.nowS, settings.agentDrainSeconds);
       })(),
     ),
   );
@@ -365,12 +379,33 @@ export async function setupInstances(
       ),
     ),
   );
+  // §4.3 recycle cordon: runners whose self-shutdown is near take no new job.
+  await Promise.all(
+    entries.map((e) =>
+      limit(async () => {
+        if (!e.recycleCordon || e.verdict.kind === 'terminate') return;
+        if (e.verdict.kind === 'done' && e.verdict.state.setup !== 'complete') return;
+        await cordon(e, 'recycle deadline near');
+      }),
+    ),
+  );
   await Promise.all(
     entries.flatMap((e) => (e.session ? [e.session.close().catch(() => undefined)] : [])),
   );
 
-  // §4.6: the sweep, then the file.
+  // §4.6: the sweep, then the agent's sweep (§7), then the file.
   const sweep = await runSweep();
+  if (sweep.live !== undefined) {
+    try {
+      const swept = await agent.sweep(sweep.live, opts.nowS);
+      for (const n of swept.deleted) actions.push(`deleted orphaned runner ${n}`);
+      for (const n of swept.recorded) actions.push(`recorded offline runner ${n} for the sweep`);
+      if (swept.failed.length > 0) exitWarn = true;
+    } catch (error) {
+      exitWarn = true;
+      log.error({ err: errText(error) }, 'agent sweep failed; retried next run');
+    }
+  }
   const lines = entries.map((e) => {
     if (e.verdict.state.warn) exitWarn = true;
     return toLine(e.name, e.verdict.state);
@@ -506,7 +541,18 @@ export async function setupInstances(
     return { kind: 'done', state: { ...s, setup: 'started', comment: 'Executing setup script.' } };
   }
 
+  /** Best effort: a failed cordon is logged and retried next run. */
+  async function cordon(e: Entry, why: string): Promise<void> {
+    try {
+      if (await agent.cordon(e.name)) actions.push(`cordoned ${e.name} (${why})`);
+    } catch (error) {
+      e.log.warn({ err: errText(error) }, `cordon (${why}) failed; retried next run`);
+    }
+  }
+
   async function maintenance(e: Entry, state: EntryState): Promise<Verdict> {
+    // §4.5 step 1: new work is stopped first.
+    await cordon(e, 'maintenance');
     if (dryRun || e.session === undefined || e.instance === undefined) {
       actions.push(`maintenance mode on ${e.name} (${e.instanceId})`);
       return { kind: 'done', state };
@@ -546,6 +592,7 @@ export async function setupInstances(
     let state = v.state;
     const comment = terminatingComment(v.message);
     handled.add(instanceId);
+    terminated.add(instanceId);
     if (dryRun) {
       actions.push(`force-terminate ${name} (${instanceId}): ${comment}`);
       return state;
@@ -587,14 +634,20 @@ export async function setupInstances(
   }
 
   /** §4.6: every pool instance past the hard lifetime, or stopped too long, that no entry handled. */
-  async function runSweep(): Promise<{ comments: string[]; failed: boolean }> {
+  async function runSweep(): Promise<{
+    comments: string[];
+    failed: boolean;
+    /** Names of the pool's instances still alive after the sweep (undefined: query failed). */
+    live: Set<string> | undefined;
+  }> {
     let instances: InstanceView[];
     try {
       instances = await ec2.listPoolInstances(policy.pool, SWEEP_STATES);
     } catch (error) {
       log.error({ err: errText(error) }, 'lifetime sweep query failed');
-      return { comments: [], failed: true };
+      return { comments: [], failed: true, live: undefined };
     }
+    const live = new Set<string>();
     const comments: string[] = [];
     const sorted = instances
       .filter(
@@ -619,7 +672,10 @@ export async function setupInstances(
           : life.kind === 'stopped'
             ? stoppedMessage(id)
             : undefined;
-      if (message === undefined) continue;
+      if (message === undefined) {
+        live.add(name);
+        continue;
+      }
       const slog = log.child({ host: name, instanceId: id, sweep: true });
       await forceTerminate(
         name,
@@ -637,6 +693,11 @@ export async function setupInstances(
       );
       comments.push(`# ${sanitizeName(name)} ${id} SWEEP: ${terminatingComment(message)}`);
     }
-    return { comments, failed: false };
+    for (const inst of instances) {
+      const id = inst.instanceId ?? '';
+      const name = inst.tags[TagKey.name];
+      if (name !== undefined && handled.has(id) && !terminated.has(id)) live.add(name);
+    }
+    return { comments, failed: false, live };
   }
 }

@@ -413,3 +413,15 @@ export class TimerReduction {
 export function timerComment(seconds: number): string {
   return `Starting automatic instance recycling in ${Math.floor(seconds / 3600)} hours`;
 }
+
+/**
+ * §4.3 recycle cordon: a set-up instance whose recycle deadline is within the drain time of now
+ * takes no new work, so the self-shutdown never cuts a job.
+ */
+export function recycleCordonDue(facts: ProbeFacts, nowS: number, drainS: number): boolean {
+  return (
+    facts.setupDone &&
+    facts.recycleDeadlineS !== undefined &&
+    facts.recycleDeadlineS - nowS <= drainS
+  );
+}
