@@ -20,7 +20,7 @@ describe('pw-pool check (e2e on the simulated cloud)', () => {
     let r = await f.run(['check']);
     assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
     assert.deepEqual(statusOf(r.stdout), {
-      config: ['ok'],
+      config: ['ok', 'warn'],
       aws: ['ok'],
       hosts: ['ok'],
       'launch-template': ['ok'],
@@ -35,6 +35,11 @@ describe('pw-pool check (e2e on the simulated cloud)', () => {
     );
     assert.match(r.stdout, /^ok {3}launch-template: 'CirrusMacM1PWinstance' found/m);
     assert.match(r.stdout, /^warn user-data: the launch template has no user data/m);
+    // The fixture leaves agent.kind at its default: the hosted Cirrus CI is gone, say so.
+    assert.match(
+      r.stdout,
+      /^warn config: agent\.kind is 'cirrus' by default, and Cirrus CI's hosted service ended/m,
+    );
     assert.match(
       r.stdout,
       /^ok {3}agent-secret: agent cirrus: the secret is present \(POOLTOKEN; not shown\)$/m,

@@ -2,9 +2,10 @@
 import type { Command } from 'commander';
 import { probeWritableDir } from '../../pw-lib/adapters/dir-probe.js';
 import { agentIdentityCount, resolveSshAuth } from '../../pw-lib/adapters/ssh-auth.js';
+import { createGitHubRunners } from '../../pw-lib/adapters/github.js';
 import { runChecks } from '../../pw-lib/app/check.js';
 import { validateAgentConfig } from '../../pw-lib/config/index.js';
-import { checkExitCode, fail, formatFinding, ok } from '../../pw-lib/core/check.js';
+import { checkExitCode, fail, formatFinding, ok, warn } from '../../pw-lib/core/check.js';
 import { ConfigError, PreconditionError } from '../../pw-lib/errors.js';
 import type { CommandResult, GlobalOptions, RunContext } from '../context.js';
 import { createContext, stdout } from '../context.js';
@@ -75,18 +76,38 @@ async function runCheckCommand(ctx: RunContext): Promise<{ exitCode: number }> {
           store: ctx.store,
           dryRun: true,
         }).checkSecret();
-        const where =
-          c.agent.kind === 'cirrus'
-            ? c.cirrus.poolTokenFile !== undefined
+        if (c.agent.kind === 'cirrus') {
+          const where =
+            c.cirrus.poolTokenFile !== undefined
               ? `cirrus.poolTokenFile ${c.cirrus.poolTokenFile}`
-              : 'POOLTOKEN'
-            : 'the configured credentials';
-        return `agent ${c.agent.kind}: the secret is present (${where}; not shown)`;
+              : 'POOLTOKEN';
+          return `agent cirrus: the secret is present (${where}; not shown)`;
+        }
+        // github-actions: the credentials work, and the runner group is there or will be made.
+        const gh = await createGitHubRunners(c, ctx.env, ctx.log);
+        const groups = await gh.listRunnerGroups();
+        const group = c.github.runnerGroup;
+        const found = groups.find((g) => g.name === group);
+        const shown = found
+          ? `runner group '${group}' exists (visibility ${found.visibility}, public repositories ${found.allowsPublicRepositories ? 'allowed' : 'not allowed'})`
+          : `runner group '${group}' will be created by the first setup run`;
+        return `agent github-actions: GitHub ${c.github.apiUrl} org ${c.github.org ?? '?'} answers with these credentials (not shown); ${shown}`;
       },
       stateDir: () => probeWritableDir(c.stateDir),
       out: ctx.out,
       log: ctx.log,
     },
-    [configOk],
+    [
+      configOk,
+      ...(c.agent.kind === 'cirrus' && ctx.origins['agent.kind'] === undefined
+        ? [CIRRUS_BY_DEFAULT]
+        : []),
+    ],
   );
 }
+
+/** The default agent kind serves a hosted service that is gone; say so before a pool uses it. */
+const CIRRUS_BY_DEFAULT = warn(
+  'config',
+  "agent.kind is 'cirrus' by default, and Cirrus CI's hosted service ended on 2026-06-01: set agent.kind to github-actions for a new pool, or to cirrus explicitly for a self-hosted Cirrus",
+);

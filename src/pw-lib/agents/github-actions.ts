@@ -197,8 +197,9 @@ export class GitHubActionsAgent implements CiAgent {
   }
 
   /** A registration token (1 h), minted just before the push; it goes to stdin only. */
-  async secretFor(): Promise<string> {
+  async secretFor(name: string): Promise<string> {
     const token = await this.github().createRegistrationToken();
+    this.opts.log.debug({ host: name, expiresAt: token.expiresAt }, 'registration token minted');
     return token.token;
   }
 
