@@ -25,6 +25,7 @@ if [ "${PW_LIB_LOADED:-}" != "$$" ]; then
   PW_RE_GROUP='^[A-Za-z0-9][A-Za-z0-9-]{0,62}$'
   PW_RE_VERSION='^[0-9]+[.][0-9]+[.][0-9]+$'
   PW_RE_ENVPAIR='^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:@%+=~-]*$'
+  PW_RE_LABELS='^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$'
   PW_RE_SECRET='^[A-Za-z0-9._~+/=:-]+$'
 
   # ---------------------------------------------------------------- time and logging
@@ -124,7 +125,8 @@ if [ "${PW_LIB_LOADED:-}" != "$$" ]; then
     local -a words
     shift
     PW_ARG_LABEL='' PW_ARG_TAPS='' PW_ARG_FORMULAS='' PW_ARG_DRAIN=7200 PW_ARG_URL=''
-    PW_ARG_ORG='' PW_ARG_GROUP='' PW_ARG_VERSION='' PW_ARG_RUNNERENV='' PW_ARG_ERROR=''
+    PW_ARG_ORG='' PW_ARG_GROUP='' PW_ARG_VERSION='' PW_ARG_RUNNERENV='' PW_ARG_LABELS=''
+    PW_ARG_ERROR=''
     for a in "$@"; do
       case $a in
         *=*) key=${a%%=*} val=${a#*=} ;;
@@ -197,6 +199,13 @@ if [ "${PW_LIB_LOADED:-}" != "$$" ]; then
             return 1
           }
           PW_ARG_VERSION=$val
+          ;;
+        labels)
+          pw_re "$val" "$PW_RE_LABELS" || {
+            PW_ARG_ERROR="setup argument 'labels' must match $PW_RE_LABELS"
+            return 1
+          }
+          PW_ARG_LABELS=$val
           ;;
         runnerenv)
           words=()

@@ -308,6 +308,7 @@ pw_cirrus_configure() {
 # manager's side (registration token, runner groups, cordon, deregistration) lives in pw-lib.
 pw_gha_configure() {
   local dir sha tmp archive file
+  local -a labels
   dir=$(pw_runner_dir "$PW_WORKER")
   file="actions-runner-osx-arm64-$PW_ARG_VERSION.tar.gz"
   # Install: download, verify the SHA-256 published with the release, unpack as the worker.
@@ -332,13 +333,16 @@ pw_gha_configure() {
   # Register: the token only in config.sh's environment, never as --token.
   if ! sudo test -f "$dir/.runner"; then
     [ -n "$PW_TOKEN" ] || pw_fail 'no registration token for an unregistered runner'
+    labels=()
+    if [ -n "$PW_ARG_LABELS" ]; then labels=(--labels "$PW_ARG_LABELS"); fi
     (
       ACTIONS_RUNNER_INPUT_TOKEN=$PW_TOKEN
       export ACTIONS_RUNNER_INPUT_TOKEN
       sudo --preserve-env=ACTIONS_RUNNER_INPUT_TOKEN -u "$PW_WORKER" "$PW_BASH" -c \
         'cd "$1" && shift && exec ./config.sh "$@"' pw-pool "$dir" \
         --unattended --replace --disableupdate --url "$PW_ARG_URL/$PW_ARG_ORG" --name "$PW_NAME" \
-        --runnergroup "$PW_ARG_GROUP" --work "$PW_WORKER_HOME/ci" </dev/null
+        --runnergroup "$PW_ARG_GROUP" ${labels[@]+"${labels[@]}"} \
+        --work "$PW_WORKER_HOME/ci" </dev/null
     ) || pw_fail 'config.sh failed to register the runner'
     PW_TOKEN=''
   fi

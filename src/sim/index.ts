@@ -5,6 +5,7 @@ import { VirtualClock } from './clock.js';
 import { populateDefaultWorld } from './default-world.js';
 import { TransitionDriver } from './driver.js';
 import { FaultInjector } from './faults.js';
+import { startFakeGitHub, type FakeGitHub } from './github/index.js';
 import { SimMacFleet } from './mac/fleet.js';
 import type { MacSettings } from './mac/settings.js';
 import type { SimTimings } from './model.js';
@@ -37,6 +38,19 @@ export {
 } from './faults.js';
 export * from './mac/index.js';
 export { globToRegExp } from './filters.js';
+export {
+  GITHUB_FAULT_KINDS,
+  GitHubFaultSpecError,
+  RunnerRegistrationError,
+  startFakeGitHub,
+  type FakeGitHub,
+  type FakeGitHubOptions,
+  type FakeGitHubState,
+  type GitHubFault,
+  type GitHubFaultSpec,
+  type GitHubRunnerGroupState,
+  type GitHubRunnerState,
+} from './github/index.js';
 export * from './model.js';
 export { SeededRandom } from './random.js';
 export { RequestLog, type RequestLogEntry } from './request-log.js';
@@ -76,7 +90,25 @@ export interface StartSimCloudOptions {
   /** Simulated Macs (default: on, with DEFAULT_MAC_SETTINGS); false = no Macs, no SSH. Real-time
    *  SSH latency on every Mac: `{ sshHandshakeMs: 300, sshCommandMs: 80 }` (see MacSettings). */
   macs?: Partial<MacSettings> | false | undefined;
+  /**
+   * A fake GitHub (src/sim/github) for the `github-actions` agent, on the sim's virtual clock:
+   * its App (id `appId`, default SIM_GITHUB_APP_ID) is installed on `org` (installation
+   * `installationId`, default 4242) and publishes runner `runnerVersion` (default 2.321.0). The
+   * simulated Macs' config.sh registers through it and their runners' status follows their
+   * listeners. Undefined = no fake GitHub (runners register locally only).
+   */
+  github?: SimGitHubOptions | undefined;
 }
+
+export interface SimGitHubOptions {
+  org: string;
+  appId?: number | undefined;
+  installationId?: number | undefined;
+  runnerVersion?: string | undefined;
+}
+
+/** The fake GitHub App's id when `github.appId` is not given. */
+export const SIM_GITHUB_APP_ID = 100001;
 
 export interface SimCloud {
   /** `http://127.0.0.1:<port>`: the EC2 endpoint and the control API (`/_sim/...`). */
@@ -90,6 +122,9 @@ export interface SimCloud {
   sshPort: number;
   /** The simulated Macs; undefined when started with `macs: false`. */
   macs: SimMacFleet | undefined;
+  /** The fake GitHub (`apiUrl`, App key and ids, `state()`, `faults`); undefined unless started
+   *  with `github`. */
+  github: FakeGitHub | undefined;
   /**
    * Jumps virtual time forward and waits until the Macs' SSH listeners follow (a Mac whose
    * sshReadyAt passed is listening, a stopped one is not); returns the new virtual now.
@@ -114,17 +149,36 @@ export async function startSimCloud(opts: StartSimCloudOptions = {}): Promise<Si
   const driver = opts.realTimeDriver === false ? undefined : new TransitionDriver(world, clock);
   const requestLog = new RequestLog();
   const faults = new FaultInjector();
-  const macs =
-    opts.macs === false
+  // Tokens expire on virtual time: inside a scheduled Mac action, world.sync() is that action's
+  // instant, so a registration in a long advance sees the time it happens at.
+  const github =
+    opts.github === undefined
       ? undefined
-      : await SimMacFleet.start({
-          world,
-          faults,
-          sshPort: opts.sshPort,
-          settings: opts.macs,
-          seed: opts.seed,
+      : await startFakeGitHub({
+          org: opts.github.org,
+          appId: opts.github.appId ?? SIM_GITHUB_APP_ID,
+          installationId: opts.github.installationId,
+          runnerVersion: opts.github.runnerVersion,
+          nowMs: () => world.sync().getTime(),
         });
+  let macs: SimMacFleet | undefined;
   let server: SimServer;
+  try {
+    macs =
+      opts.macs === false
+        ? undefined
+        : await SimMacFleet.start({
+            world,
+            faults,
+            sshPort: opts.sshPort,
+            settings: opts.macs,
+            seed: opts.seed,
+            github,
+          });
+  } catch (error) {
+    await github?.close();
+    throw error;
+  }
   try {
     server = await SimServer.start({
       world,
@@ -132,6 +186,7 @@ export async function startSimCloud(opts: StartSimCloudOptions = {}): Promise<Si
       requestLog,
       faults,
       macs,
+      github,
       seed: opts.seed,
       onControlChange: async () => {
         driver?.poke();
@@ -141,6 +196,7 @@ export async function startSimCloud(opts: StartSimCloudOptions = {}): Promise<Si
     });
   } catch (error) {
     await macs?.close();
+    await github?.close();
     throw error;
   }
   driver?.start();
@@ -154,6 +210,7 @@ export async function startSimCloud(opts: StartSimCloudOptions = {}): Promise<Si
     faults,
     sshPort: macs?.sshPort ?? 0,
     macs,
+    github,
     async advance(seconds: number) {
       clock.advance(seconds);
       const now = world.sync();
@@ -166,6 +223,7 @@ export async function startSimCloud(opts: StartSimCloudOptions = {}): Promise<Si
       driver?.stop();
       await server.close();
       await macs?.close();
+      await github?.close();
     },
   };
 }

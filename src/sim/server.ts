@@ -124,6 +124,24 @@
  * Every control request first brings the world to the virtual now, and a changing one returns
  * only once the simulated Macs' SSH listeners match it (a Mac listens from its sshReadyAt while
  * `running`, on <address>:<sshPort>).
+ *   GET    /_sim/github/state          → the fake GitHub's state: {now, org, appId, installationId,
+ *                                         runnerVersion, groups: [{id, name, visibility, default,
+ *                                         allowsPublicRepositories, selectedRepositoryIds,
+ *                                         canReceiveJobs, runnerIds, createdAt}], runners: [{id,
+ *                                         name, os, status, busy, labels, groupId, groupName,
+ *                                         registeredAt, replacements}], issued: {installationTokens,
+ *                                         registrationTokens} (counts; no token is kept),
+ *                                         requests: [{method, path, status, at, fault?}], faults}
+ *   GET    /_sim/github/faults         → {"faults": [...]}
+ *   POST   /_sim/github/faults         {"kind": "5xx" | "rate-limit" | "secondary-rate-limit",
+ *                                       "path"?: substring of the request path, "count"?: n,
+ *                                       "status"?: n, "retryAfterS"?: n} → the fault (201)
+ *   DELETE /_sim/github/faults         → {"cleared": n}
+ *   GET    /_sim/github/runners/<name> → the runner
+ *   POST   /_sim/github/runners/<name>/status  {"status": "online" | "offline", "busy"?: bool}
+ *                                       → the runner (a scripted change; the Mac's listener sets
+ *                                       it again when it connects, goes away or runs a job)
+ *          Every /_sim/github route is 404 when the simulated cloud runs without a fake GitHub.
  *   GET    /_sim/launch-templates      → {"launchTemplates": [...]}
  *   POST   /_sim/launch-templates      {name, description?, tags?, data?: {imageId?, instanceType?,
  *                                       keyName?, userData? (base64), instanceInitiatedShutdownBehavior?,
@@ -136,6 +154,12 @@ import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import { answerEc2Request } from './ec2-api.js';
 import { FAULT_KINDS, FaultInjector, FaultSpecError } from './faults.js';
+import {
+  FakeGitHubScriptError,
+  GITHUB_FAULT_KINDS,
+  GitHubFaultSpecError,
+  type FakeGitHub,
+} from './github/index.js';
 import type { SimMacFleet } from './mac/fleet.js';
 import { checkMacSettingsPatch } from './mac/settings.js';
 import { HOST_STATES, INSTANCE_STATES } from './model.js';
@@ -157,6 +181,8 @@ export interface SimServerOptions {
   onControlChange?: (() => void | Promise<void>) | undefined;
   /** The simulated Macs, if any (their state and routes). */
   macs?: SimMacFleet | undefined;
+  /** The fake GitHub, if any (its state, faults and runners under /_sim/github). */
+  github?: FakeGitHub | undefined;
 }
 
 const MAX_BODY_BYTES = 1024 * 1024;
@@ -174,6 +200,7 @@ export class SimServer {
   readonly requestLog: RequestLog;
   readonly faults: FaultInjector;
   readonly macs: SimMacFleet | undefined;
+  readonly github: FakeGitHub | undefined;
   readonly #server: Server;
   readonly #requestIds: SeededRandom;
   readonly #onControlChange: () => void | Promise<void>;
@@ -186,6 +213,7 @@ export class SimServer {
     this.requestLog = options.requestLog ?? new RequestLog();
     this.faults = options.faults ?? new FaultInjector();
     this.macs = options.macs;
+    this.github = options.github;
     this.#requestIds = new SeededRandom((options.seed ?? 1) ^ 0x5eed);
     this.#onControlChange = options.onControlChange ?? (() => undefined);
     this.#server = createServer((req, res) => {
@@ -334,7 +362,12 @@ export class SimServer {
       if (error instanceof HttpError) sendJson(res, error.status, { error: error.message });
       else if (error instanceof SimScriptError)
         sendJson(res, error.status, { error: error.message });
-      else if (error instanceof FaultSpecError || error instanceof RangeError) {
+      else if (
+        error instanceof FaultSpecError ||
+        error instanceof GitHubFaultSpecError ||
+        error instanceof FakeGitHubScriptError ||
+        error instanceof RangeError
+      ) {
         sendJson(res, 400, { error: error.message });
       } else if (error instanceof z.ZodError) sendJson(res, 400, { error: z.prettifyError(error) });
       else throw error;
@@ -428,6 +461,20 @@ const taskSchema = z
   });
 
 const logLinesSchema = z.object({ lines: z.array(z.string().regex(/^[^\n]*$/)).min(1) }).strict();
+
+const githubFaultSchema = z
+  .object({
+    kind: z.enum(GITHUB_FAULT_KINDS),
+    path: z.string().optional(),
+    count: z.number().int().min(1).optional(),
+    status: z.number().int().optional(),
+    retryAfterS: z.number().int().min(0).optional(),
+  })
+  .strict();
+
+const runnerStatusSchema = z
+  .object({ status: z.enum(['online', 'offline']), busy: z.boolean().optional() })
+  .strict();
 
 const launchTemplateSchema = z
   .object({
@@ -625,6 +672,38 @@ const CONTROL_ROUTES: readonly ControlRoute[] = [
     },
   },
   {
+    pattern: /^\/_sim\/github\/state$/,
+    methods: { GET: (s) => ({ json: githubOf(s).state() }) },
+  },
+  {
+    pattern: /^\/_sim\/github\/faults$/,
+    methods: {
+      GET: (s) => ({ json: { faults: githubOf(s).faults.list() } }),
+      POST: (s, { body }) => {
+        const github = githubOf(s);
+        return { status: 201, json: github.faults.add(githubFaultSchema.parse(body)) };
+      },
+      DELETE: (s) => ({ json: { cleared: githubOf(s).faults.clear() } }),
+    },
+  },
+  {
+    pattern: /^\/_sim\/github\/runners\/([^/]+)$/,
+    methods: {
+      GET: (s, { ref }) => ({ json: found(githubOf(s).runner(ref), `no runner '${ref}'`) }),
+    },
+  },
+  {
+    pattern: /^\/_sim\/github\/runners\/([^/]+)\/status$/,
+    methods: {
+      POST: (s, { body, ref }) => {
+        const github = githubOf(s);
+        const { status, busy } = runnerStatusSchema.parse(body);
+        found(github.runner(ref), `no runner '${ref}'`);
+        return { json: github.setRunnerStatus(ref, status, busy) };
+      },
+    },
+  },
+  {
     pattern: /^\/_sim\/launch-templates$/,
     methods: {
       GET: (s) => ({ json: { launchTemplates: s.world.launchTemplates() } }),
@@ -643,6 +722,16 @@ function clockJson(s: SimServer): { now: Date; speed: number } {
 function fleetOf(s: SimServer): SimMacFleet {
   if (s.macs === undefined) throw new HttpError(404, 'the simulated Macs are off');
   return s.macs;
+}
+
+function githubOf(s: SimServer): FakeGitHub {
+  if (s.github === undefined) {
+    throw new HttpError(
+      404,
+      'the fake GitHub is off: start the simulated cloud with github (sim serve --agent github-actions)',
+    );
+  }
+  return s.github;
 }
 
 function macsJson(s: SimServer): { sshPort: number; settings: unknown; timings: unknown } {

@@ -86,6 +86,7 @@ describe('github-actions setup (on-instance part)', () => {
     `group=${NAME.split('-')[0]}`,
     `version=${VERSION}`,
     `runnerenv=GOPATH=/Users/${WORKER}/ci/.go,GOCACHE=/Users/${WORKER}/ci/.go/cache`,
+    'labels=pw-pool,GHA1.prod_x-1',
     'drain=7200',
   ];
 
@@ -143,6 +144,8 @@ describe('github-actions setup (on-instance part)', () => {
       NAME,
       '--runnergroup',
       'GHA1',
+      '--labels',
+      'pw-pool,GHA1.prod_x-1',
       '--work',
       mac.hostPath(`/Users/${WORKER}/ci`),
     ]);
@@ -249,6 +252,23 @@ describe('github-actions setup with a tampered runner tarball', () => {
   after(async () => {
     session?.close();
     await mac?.close();
+  });
+
+  it('start-setup refuses labels that do not match the ERE (the simulated Mac says the same)', async () => {
+    const base = ['url=https://github.com', 'org=containers', 'group=GHA1', `version=${VERSION}`];
+    for (const labels of ['', 'a,,b', 'a b', ',a', 'a,', 'a;b']) {
+      const r = await session.secretOp(
+        'start-setup',
+        ['github-actions', NAME, ...base, `labels=${labels}`],
+        randomToken(),
+      );
+      assert.equal(r.code, 3, `labels=${labels}: ${r.stdout}${r.stderr}`);
+      assert.equal(
+        r.reply?.get('error'),
+        "setup argument 'labels' must match ^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$",
+      );
+    }
+    assert.equal(await mac.file('/Users/ec2-user/.setup.started'), undefined);
   });
 
   it('fails the setup before anything is unpacked', async () => {

@@ -20,7 +20,8 @@
  *   POST   /orgs/{org}/actions/runners/registration-token → 201 {token, expires_at (1 h)}
  *   GET    /orgs/{org}/actions/runner-groups      → {total_count, runner_groups: [...]}
  *   POST   /orgs/{org}/actions/runner-groups      {name, visibility?, allows_public_repositories?,
- *                                                   runners?} → 201 the group; 409 (or the
+ *                                                   runners?, selected_repository_ids?}
+ *                                                   → 201 the group; 409 (or the
  *                                                   configured 422) for a taken name
  *                                                   (case-insensitive); 422 invalid body
  *   GET    /orgs/{org}/actions/runner-groups/{id} → the group
@@ -37,6 +38,11 @@
  * A `Default` runner group (id 1) always exists. Runners register only through
  * `registerRunner` (what config.sh does on a simulated Mac) and start offline. No token is ever
  * kept: credentials are stored as SHA-256 digests, and `state()` holds none.
+ *
+ * Job routing: a group receives jobs unless it has visibility `selected` and no
+ * `selected_repository_ids` (the quarantine group `<group>-draining` that pw-pool creates);
+ * `runnerCanReceiveJobs(name)` says whether a runner would be given a new job now (it exists, is
+ * online, and its group receives jobs). The simulated Macs ask it before taking a job.
  */
 
 import { generateKeyPairSync } from 'node:crypto';
@@ -63,7 +69,12 @@ export {
   REGISTRATION_TOKEN_TTL_MS,
   RunnerRegistrationError,
 } from './model.js';
-export type { GitHubRunnerGroupState, GitHubRunnerState, RunnerStatus } from './model.js';
+export type {
+  GitHubRunnerGroupState,
+  GitHubRunnerState,
+  GroupVisibility,
+  RunnerStatus,
+} from './model.js';
 export type { GitHubRequestRecord } from './server.js';
 
 export const DEFAULT_INSTALLATION_ID = 4242;
@@ -133,6 +144,9 @@ export interface FakeGitHub {
   setRunnerStatus(name: string, status: RunnerStatus, busy?: boolean): GitHubRunnerState;
   /** The runner of that name, if registered. */
   runner(name: string): GitHubRunnerState | undefined;
+  /** Whether GitHub would route a new job to this runner now: it exists, is online, and its
+   *  group can receive jobs (not a `selected` group without repositories). */
+  runnerCanReceiveJobs(name: string): boolean;
   state(): FakeGitHubState;
   readonly faults: {
     add(f: GitHubFaultSpec): GitHubFault;
@@ -207,6 +221,7 @@ export async function startFakeGitHub(opts: FakeGitHubOptions): Promise<FakeGitH
       const runner = model.runnerByName(name);
       return runner === undefined ? undefined : model.runnerState(runner);
     },
+    runnerCanReceiveJobs: (name) => model.runnerCanReceiveJobs(name),
     state: () => ({
       now: new Date(nowMs()).toISOString(),
       org: opts.org,

@@ -21,6 +21,11 @@ export interface GitHubRunnerGroupState {
   visibility: GroupVisibility;
   default: boolean;
   allowsPublicRepositories: boolean;
+  /** The repositories a `selected` group is open to (ids as created; the fake keeps no repos). */
+  selectedRepositoryIds: number[];
+  /** Whether jobs can reach the group's runners: not a `selected` group without repositories
+   *  (such as the quarantine group `<group>-draining` pw-pool creates). */
+  canReceiveJobs: boolean;
   runnerIds: number[];
   createdAt: string;
 }
@@ -71,6 +76,7 @@ interface Group {
   visibility: GroupVisibility;
   isDefault: boolean;
   allowsPublicRepositories: boolean;
+  selectedRepositoryIds: number[];
   createdAtMs: number;
 }
 
@@ -118,6 +124,7 @@ export class GitHubOrgModel {
       visibility: 'all',
       isDefault: true,
       allowsPublicRepositories: false,
+      selectedRepositoryIds: [],
       createdAtMs: nowMs(),
     });
     for (const token of personalTokens) {
@@ -180,6 +187,7 @@ export class GitHubOrgModel {
     visibility: GroupVisibility;
     allowsPublicRepositories: boolean;
     runnerIds: readonly number[];
+    selectedRepositoryIds?: readonly number[] | undefined;
   }): Group | undefined {
     if (this.groupByName(spec.name) !== undefined) return undefined;
     const group: Group = {
@@ -188,6 +196,7 @@ export class GitHubOrgModel {
       visibility: spec.visibility,
       isDefault: false,
       allowsPublicRepositories: spec.allowsPublicRepositories,
+      selectedRepositoryIds: [...(spec.selectedRepositoryIds ?? [])],
       createdAtMs: this.#nowMs(),
     };
     this.#groups.set(group.id, group);
@@ -196,6 +205,14 @@ export class GitHubOrgModel {
       if (runner !== undefined) runner.groupId = group.id;
     }
     return group;
+  }
+
+  /**
+   * Whether workflow jobs can reach runners of this group: every group but a `selected` one
+   * without repositories (GitHub routes no repository's job there).
+   */
+  groupCanReceiveJobs(group: Group): boolean {
+    return group.visibility !== 'selected' || group.selectedRepositoryIds.length > 0;
   }
 
   // ------------------------------------------------------------ runners
@@ -295,6 +312,14 @@ export class GitHubOrgModel {
     return runner;
   }
 
+  /** The runner of that name exists, is online, and its group can receive jobs. */
+  runnerCanReceiveJobs(name: string): boolean {
+    const runner = this.runnerByName(name);
+    if (runner === undefined || runner.status !== 'online') return false;
+    const group = this.#groups.get(runner.groupId);
+    return group !== undefined && this.groupCanReceiveJobs(group);
+  }
+
   setRunnerStatus(name: string, status: RunnerStatus, busy?: boolean): Runner {
     const runner = this.runnerByName(name);
     if (runner === undefined) throw new FakeGitHubScriptError(`no runner named '${name}'`);
@@ -360,6 +385,8 @@ export class GitHubOrgModel {
       visibility: group.visibility,
       default: group.isDefault,
       allowsPublicRepositories: group.allowsPublicRepositories,
+      selectedRepositoryIds: [...group.selectedRepositoryIds],
+      canReceiveJobs: this.groupCanReceiveJobs(group),
       runnerIds: this.runnersInGroup(group.id).map((r) => r.id),
       createdAt: new Date(group.createdAtMs).toISOString(),
     };

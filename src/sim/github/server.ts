@@ -595,6 +595,7 @@ function parseGroupBody(body: unknown): {
   visibility: GroupVisibility;
   allowsPublicRepositories: boolean;
   runnerIds: number[];
+  selectedRepositoryIds: number[];
 } {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new ApiError(422, 'Invalid request.\n\n"name" wasn\'t supplied.');
@@ -624,12 +625,20 @@ function parseGroupBody(body: unknown): {
       `For 'properties/runners', ${JSON.stringify(runners)} is not an array of integers.`,
     );
   }
+  const repositories = b['selected_repository_ids'] ?? [];
+  if (!Array.isArray(repositories) || !repositories.every((r) => Number.isInteger(r))) {
+    problems.push(
+      `For 'properties/selected_repository_ids', ${JSON.stringify(repositories)} is not an array of integers.`,
+    );
+  }
   if (problems.length > 0) throw new ApiError(422, `Invalid request.\n\n${problems.join('\n')}`);
   return {
     name: (name as string).trim(),
     visibility: visibility as GroupVisibility,
     allowsPublicRepositories: allows as boolean,
     runnerIds: runners as number[],
+    // Only a `selected` group is limited to a list (GitHub ignores it for the others).
+    selectedRepositoryIds: visibility === 'selected' ? [...new Set(repositories as number[])] : [],
   };
 }
 

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { FaultInjector } from '../faults.js';
 import type { InstanceView, SimEvent } from '../model.js';
 import type { SimWorld } from '../world.js';
-import { SimMac, type MacView } from './mac.js';
+import { SimMac, type MacGitHubLink, type MacView } from './mac.js';
 import { DEFAULT_MAC_SETTINGS, checkMacSettingsPatch, type MacSettings } from './settings.js';
 import { MacEndpoint, type EndpointView } from './ssh-endpoint.js';
 
@@ -20,6 +20,8 @@ export interface SimMacFleetOptions {
   sshPort?: number | undefined;
   settings?: Partial<MacSettings> | undefined;
   seed?: number | undefined;
+  /** The fake GitHub the github-actions runners register with (startSimCloud's `github`). */
+  github?: MacGitHubLink | undefined;
 }
 
 /** A Mac as the control API shows it: the model plus its SSH endpoint. */
@@ -33,6 +35,8 @@ export interface MacStateView extends MacView {
 export class SimMacFleet {
   readonly world: SimWorld;
   readonly faults: FaultInjector;
+  /** The fake GitHub the Macs' github-actions runners use, if any. */
+  readonly github: MacGitHubLink | undefined;
   readonly #macs = new Map<string, { mac: SimMac; endpoint: MacEndpoint }>();
   readonly #pending = new Set<Promise<void>>();
   readonly #seed: number;
@@ -45,6 +49,7 @@ export class SimMacFleet {
   private constructor(options: SimMacFleetOptions) {
     this.world = options.world;
     this.faults = options.faults;
+    this.github = options.github;
     this.#seed = options.seed ?? 1;
     this.#settings = { ...DEFAULT_MAC_SETTINGS, ...checkMacSettingsPatch(options.settings ?? {}) };
   }
@@ -172,6 +177,7 @@ export class SimMacFleet {
         {
           world: this.world,
           faults: this.faults,
+          github: this.github,
           settings: () => ({ ...this.#settings, ...mac.overrides }),
           powerChanged: (m) => this.#powerChanged(m),
           rotateHostKey: (m) => this.#macs.get(m.instanceId)?.endpoint.rotateHostKey(),

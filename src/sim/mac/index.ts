@@ -5,6 +5,7 @@ export { MacFileSystem, EC2_HOME, type FileView, type FsNode } from './filesyste
 export { SimMacFleet, type MacStateView, type SimMacFleetOptions } from './fleet.js';
 export {
   SimMac,
+  type MacGitHubLink,
   type MacPower,
   type MacProcess,
   type MacView,

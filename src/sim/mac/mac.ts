@@ -61,10 +61,34 @@ export interface MacProcess {
   startedAtMs: number;
 }
 
+/**
+ * What a simulated Mac needs from the fake GitHub (src/sim/github's FakeGitHub provides it): its
+ * config.sh registers there, and its runner's status and job routing follow it.
+ */
+export interface MacGitHubLink {
+  /** The fake's server URL (setup.sh's `url=` must name it). */
+  readonly apiUrl: string;
+  readonly org: string;
+  /** config.sh: throws (RunnerRegistrationError) on an expired or unknown token, etc. */
+  registerRunner(req: {
+    token: string;
+    name: string;
+    labels: string[];
+    group: string;
+    replace: boolean;
+  }): unknown;
+  setRunnerStatus(name: string, status: 'online' | 'offline', busy?: boolean): unknown;
+  runner(name: string): { status: 'online' | 'offline'; busy: boolean } | undefined;
+  runnerCanReceiveJobs(name: string): boolean;
+}
+
 /** What the Mac needs from the fleet that owns it. */
 export interface MacContext {
   world: SimWorld;
   faults: FaultInjector;
+  /** The fake GitHub its github-actions runner registers with; undefined = none (the runner is
+   *  registered locally only, and every job is routed to it). */
+  github: MacGitHubLink | undefined;
   /** The effective settings of this Mac (fleet settings under its overrides). */
   settings(): MacSettings;
   /** The Mac powered on or off: the fleet opens or closes its SSH endpoint. */
@@ -97,8 +121,14 @@ interface SetupRun {
   durationMs: number;
   failReason: string | undefined;
   step: number;
-  /** setup.sh read the secret file (it holds the token in memory only: nothing is kept here). */
+  /** setup.sh read the secret file (it holds the token in memory only). */
   hasToken: boolean;
+  /**
+   * The secret's value, kept only for a registration with the fake GitHub (config.sh) and dropped
+   * at registration, when setup.sh no longer needs it, or when the run ends. Never logged, never
+   * in a view.
+   */
+  token: string | undefined;
   mountedNow: boolean;
 }
 
@@ -318,11 +348,13 @@ export class SimMac {
       this.#setup.step = 'interrupted by the shutdown';
     }
     this.#sup = undefined;
+    const listener = this.#listener;
     this.#listener = undefined;
     if (this.#task !== undefined) this.#tasksAborted++;
     this.#task = undefined;
     this.#timer = undefined;
     this.#power = 'off';
+    if (listener !== undefined) this.#runnerStatus(listener.agent, 'offline', false);
     this.#sshReadyAtMs = undefined;
     this.#ctx.powerChanged(this);
   }
@@ -393,6 +425,8 @@ export class SimMac {
         if (this.#task?.jobPid === pid) {
           this.#task = undefined;
           this.#tasksAborted++;
+          if (this.#listener !== undefined)
+            this.#runnerStatus(this.#listener.agent, undefined, false);
           this.#cancel('task');
           this.#scheduleNextTask(nowMs);
           this.#wakeSupervisor(nowMs);
@@ -465,8 +499,12 @@ export class SimMac {
     return deadlineS;
   }
 
-  /** Starts setup.sh detached (start-setup, after `.setup.started` and the secret file). */
-  startSetup(request: SetupRequest, nowMs: number): number {
+  /**
+   * Starts setup.sh detached (start-setup, after `.setup.started` and the secret file). `token` is
+   * the secret's value: kept only while a github-actions registration with the fake GitHub may
+   * need it.
+   */
+  startSetup(request: SetupRequest, nowMs: number, token?: string): number {
     const proc = this.#spawn(
       'ec2-user',
       [`/bin/bash ${LIBEXEC}/setup.sh`, request.kind, request.name, ...request.args].join(' '),
@@ -511,6 +549,8 @@ export class SimMac {
             : 'brew install krunkit failed',
       step: 0,
       hasToken: false,
+      token:
+        request.kind === 'github-actions' && this.#ctx.github !== undefined ? token : undefined,
       mountedNow: false,
     };
     this.#setupRun = run;
@@ -610,6 +650,7 @@ export class SimMac {
 
   /** setup.sh exits: its EXIT trap removes the secret and setup.pid, and records a failure. */
   #endSetup(run: SetupRun, nowMs: number, phase: 'done' | 'failed', reason?: string): void {
+    run.token = undefined;
     this.fs.remove(SECRET);
     if (this.pidFromFile(SETUP_PID) === run.pid) this.fs.remove(SETUP_PID);
     if (phase === 'failed') {
@@ -656,6 +697,7 @@ export class SimMac {
   setupConsumeSecret(run: SetupRun, nowMs: number): string | undefined {
     const secret = this.fs.get(SECRET);
     if (secret === undefined) {
+      run.token = undefined;
       this.log('No new CI secret; an existing agent configuration will be kept', nowMs);
       return undefined;
     }
@@ -754,6 +796,8 @@ export class SimMac {
       );
       if (this.fs.get(`${dir}/.runner`) === undefined) {
         if (!run.hasToken) return 'no registration token for an unregistered runner';
+        const refused = this.#registerWithGitHub(run, nowMs);
+        if (refused !== undefined) return refused;
         // config.sh registers the runner; its own credential files are readable by the worker.
         this.fs.writeText(
           `${dir}/.runner`,
@@ -769,6 +813,7 @@ export class SimMac {
         );
         run.hasToken = false;
       }
+      run.token = undefined; // setup.sh needs the token no more
       const extra = options.runnerenv === '' ? '' : `${options.runnerenv.split(',').join('\n')}\n`;
       this.fs.writeText(
         `${dir}/.env`,
@@ -784,6 +829,50 @@ export class SimMac {
       nowMs,
     );
     return undefined;
+  }
+
+  /**
+   * config.sh against the fake GitHub, when there is one: registers `<name>` in the group with
+   * the labels (`--replace`), using the token once and dropping it. A refusal (an expired or
+   * unknown token, an unknown group, another server or org) is config.sh failing: its message
+   * goes to setup.log, and setup.sh fails.
+   */
+  #registerWithGitHub(run: SetupRun, nowMs: number): string | undefined {
+    const github = this.#ctx.github;
+    if (github === undefined) return undefined;
+    const token = run.token;
+    run.token = undefined;
+    const { name, options } = run.request;
+    let problem: string | undefined;
+    if (token === undefined) {
+      problem = 'Not configured. A registration token is required.';
+    } else if (
+      options.url !== github.apiUrl ||
+      options.org.toLowerCase() !== github.org.toLowerCase()
+    ) {
+      problem = `Http response code: NotFound from 'POST ${options.url}/${options.org}': not the simulated GitHub (${github.apiUrl}/${github.org})`;
+    } else {
+      try {
+        github.registerRunner({
+          token,
+          name,
+          labels: options.labels === '' ? [] : options.labels.split(','),
+          group: options.group,
+          replace: true,
+        });
+      } catch (error) {
+        problem = error instanceof Error ? error.message : String(error);
+      }
+    }
+    if (problem === undefined) return undefined;
+    // config.sh's own output (setup.sh's output goes to setup.log).
+    this.fs.appendText(
+      SETUP_LOG,
+      `An error occurred: ${controlToSpace(problem)}\n`,
+      PRIVATE_EC2,
+      nowMs,
+    );
+    return 'config.sh failed to register the runner';
   }
 
   /** Step 13: the worker log, line 1 the header. */
@@ -1019,6 +1108,7 @@ export class SimMac {
         `time="${logrusTime(nowMs)}" level=info msg="worker successfully registered on upstream ${s.cirrusUpstream}"`,
       );
     } else {
+      this.#runnerStatus(agent, 'online', false);
       this.#workerLog(agent, nowMs, '√ Connected to GitHub');
       this.#workerLog(agent, nowMs, '');
       this.#workerLog(
@@ -1038,7 +1128,9 @@ export class SimMac {
   }
 
   #listenerGone(nowMs: number): void {
+    const listener = this.#listener;
     this.#listener = undefined;
+    if (listener !== undefined) this.#runnerStatus(listener.agent, 'offline', false);
     this.#cancel('listener');
     this.#cancel('task');
     const task = this.#task;
@@ -1051,9 +1143,25 @@ export class SimMac {
     this.#wakeSupervisor(nowMs);
   }
 
-  /** New work is taken only while no drain is under way (the cordon of §4.5). */
+  /**
+   * New work is taken only while no drain is under way (the cordon of §4.5), and, for a
+   * github-actions runner with a fake GitHub, while GitHub routes jobs to it (#routed).
+   */
   #accepting(): boolean {
-    return this.fs.get(DRAIN_STARTED) === undefined && this.#sup?.mode !== 'draining';
+    return this.#draining() ? false : this.#routed();
+  }
+
+  #draining(): boolean {
+    return this.fs.get(DRAIN_STARTED) !== undefined || this.#sup?.mode === 'draining';
+  }
+
+  /** GitHub would give the runner a job: it exists there, is online and its group receives
+   *  jobs (not the quarantine group). Always true without a fake GitHub, and for cirrus. */
+  #routed(): boolean {
+    const agent = this.#listener?.agent;
+    const github = this.#ctx.github;
+    if (agent === undefined || agent.kind !== 'github-actions' || github === undefined) return true;
+    return github.runnerCanReceiveJobs(agent.name);
   }
 
   #scheduleNextTask(nowMs: number): void {
@@ -1063,7 +1171,26 @@ export class SimMac {
     const delayMs = (-Math.log(1 - this.#random.next()) * 3_600_000) / rate;
     this.#at('task', nowMs + Math.max(1000, delayMs), (now) => {
       if (this.#accepting()) this.#startTask(now);
+      // GitHub routes no job here now (cordoned, offline, deleted): a later job may find the
+      // runner routable again.
+      else if (!this.#draining()) this.#scheduleNextTask(now);
     });
+  }
+
+  /**
+   * The runner's status on the fake GitHub follows the listener (online/offline) and its job
+   * (busy); `status` undefined keeps the current one. Skipped without a fake GitHub, for cirrus,
+   * for a runner GitHub no longer knows (deleted), and for a change GitHub refuses (busy while
+   * offline).
+   */
+  #runnerStatus(agent: AgentParams, status: 'online' | 'offline' | undefined, busy: boolean): void {
+    const github = this.#ctx.github;
+    if (github === undefined || agent.kind !== 'github-actions') return;
+    const runner = github.runner(agent.name);
+    if (runner === undefined) return;
+    const next = status ?? runner.status;
+    if (next === 'offline' && busy) return;
+    github.setRunnerStatus(agent.name, next, busy);
   }
 
   #startTask(nowMs: number, durationS?: number): void {
@@ -1100,6 +1227,7 @@ export class SimMac {
         );
       }
     } else {
+      this.#runnerStatus(agent, undefined, true);
       this.#workerLog(agent, nowMs, `${githubTime(nowMs)}: Running job: ${id}`);
     }
     this.#at('task', nowMs + durationMs, (now) => this.#finishTask(now));
@@ -1131,6 +1259,7 @@ export class SimMac {
         `${githubTime(nowMs)}: Job ${task.id} completed with result: Succeeded`,
       );
       if (noise) this.#workerLog(agent, nowMs, `Job ${task.id} completed with result: Succeeded`);
+      this.#runnerStatus(agent, undefined, false);
     }
     this.#procs.delete(task.jobPid);
     this.#task = undefined;

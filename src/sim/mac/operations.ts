@@ -388,6 +388,8 @@ const HANDLERS: Readonly<Record<Operation, OpHandler>> = {
         secretBytes: Buffer.byteLength(line) + 1,
       },
       nowMs,
+      // setup.sh's config.sh may register with the fake GitHub: the value, never recorded.
+      line,
     );
     return [
       ['setup', 'started'],

@@ -16,6 +16,7 @@ export const RE = {
   group: '^[A-Za-z0-9][A-Za-z0-9-]{0,62}$',
   version: '^[0-9]+[.][0-9]+[.][0-9]+$',
   envPair: '^[A-Za-z_][A-Za-z0-9_]*=[A-Za-z0-9_./:@%+=~-]*$',
+  labels: '^[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*$',
   secret: ereToRegExp('^[A-Za-z0-9._~+/=:-]+$'),
 } as const;
 
@@ -29,6 +30,8 @@ export interface SetupArgs {
   group: string;
   version: string;
   runnerenv: string;
+  /** github-actions: the runner's custom labels, comma-separated ('' = none). */
+  labels: string;
 }
 
 const test = (value: string, ere: string): boolean => ereToRegExp(ere).test(value);
@@ -45,6 +48,7 @@ export function parseSetupArgs(kind: AgentKind, words: readonly string[]): Setup
     group: '',
     version: '',
     runnerenv: '',
+    labels: '',
   };
   for (const word of words) {
     const eq = word.indexOf('=');
@@ -74,6 +78,7 @@ export function parseSetupArgs(kind: AgentKind, words: readonly string[]): Setup
       case 'org':
       case 'group':
       case 'version':
+      case 'labels':
         if (!test(val, RE[key])) return `setup argument '${key}' must match ${RE[key]}`;
         out[key] = val;
         break;
