@@ -248,6 +248,8 @@ export interface RegistrationToken {
  */
 export interface GitHubRunners {
   listRunners(): Promise<GitHubRunner[]>;
+  /** The runners of one name (`GET …/runners?name=`). */
+  runnersNamed(name: string): Promise<GitHubRunner[]>;
   listRunnerGroups(): Promise<RunnerGroup[]>;
   /** The group by name, created when missing (idempotent); `created` says which. */
   ensureRunnerGroup(

@@ -170,6 +170,18 @@ export class OctokitGitHub implements GitHubRunners {
     return (runners as readonly RawRunner[]).map(toRunner);
   }
 
+  /** The runners of one name (`?name=`; GitHub matches the name exactly). */
+  async runnersNamed(name: string): Promise<GitHubRunner[]> {
+    const runners = await this.call(`look up runner ${name}`, () =>
+      this.octokit.paginate('GET /orgs/{org}/actions/runners', {
+        org: this.org,
+        name,
+        per_page: 100,
+      }),
+    );
+    return (runners as readonly RawRunner[]).map(toRunner).filter((r) => r.name === name);
+  }
+
   async listRunnerGroups(): Promise<RunnerGroup[]> {
     const groups = await this.call('list runner groups', () =>
       this.octokit.paginate('GET /orgs/{org}/actions/runner-groups', {

@@ -122,7 +122,8 @@ export class GitHubActionsAgent implements CiAgent {
         : this.opts.runnerVersion;
     const runners = new Map<string, { runner: GitHubRunner; groupId: number | undefined }>();
     for (const r of await gh.listRunners()) runners.set(r.name, { runner: r, groupId: undefined });
-    for (const g of [group, draining]) {
+    const defaultGroup = (await gh.listRunnerGroups()).find((g) => g.isDefault);
+    for (const g of [defaultGroup, group, draining]) {
       if (g === undefined) continue;
       for (const r of await gh.listGroupRunners(g.id)) {
         runners.set(r.name, { runner: r, groupId: g.id });
@@ -219,14 +220,21 @@ export class GitHubActionsAgent implements CiAgent {
     ];
   }
 
-  /** §4.4 step 6: deregister; a busy runner is left to the sweep. */
+  /**
+   * §4.4 step 6: deregister (looked up by name); a busy runner is left to the sweep, and one that
+   * preflight saw in a group that is not this pool's belongs to someone else and is left alone.
+   */
   async onTerminate(name: string): Promise<void> {
     if (this.opts.dryRun) return;
     const gh = this.github();
-    const matches = (await gh.listRunners()).filter((r) => r.name === name);
-    for (const r of matches) {
+    const log = this.opts.log.child({ host: name });
+    for (const r of await gh.runnersNamed(name)) {
+      if (this.inForeignGroup(r)) {
+        log.warn({ runnerId: r.id }, 'runner of that name is in another runner group; left alone');
+        continue;
+      }
       if (r.busy) {
-        this.opts.log.warn({ host: name, runnerId: r.id }, 'runner busy; left to the sweep');
+        log.warn({ runnerId: r.id }, 'runner busy; left to the sweep');
         continue;
       }
       await gh.deleteRunner(r.id);
@@ -236,15 +244,23 @@ export class GitHubActionsAgent implements CiAgent {
         name,
         detail: `runner ${r.id}`,
       });
-      this.opts.log.info({ host: name, runnerId: r.id }, 'runner deregistered');
+      log.info({ runnerId: r.id }, 'runner deregistered');
     }
+  }
+
+  /** Preflight listed it in the org but in none of this pool's groups (pool, quarantine, Default). */
+  private inForeignGroup(r: GitHubRunner): boolean {
+    const known = this.state?.runners.get(r.name);
+    return known !== undefined && known.runner.id === r.id && known.groupId === undefined;
   }
 
   /** Moves the runner into the quarantine group, so no new job reaches it (§4.5). */
   async cordon(name: string): Promise<boolean> {
     const st = this.preflighted();
-    if (st.draining === undefined)
+    if (st.draining === undefined) {
+      if (this.opts.dryRun) return false; // the real run creates the group first
       throw new Error(`no ${drainingGroupName(this.opts.group)} group`);
+    }
     const known = st.runners.get(name);
     if (known === undefined) return false;
     if (known.groupId === st.draining.id) return false;
