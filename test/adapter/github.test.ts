@@ -278,6 +278,33 @@ void describe('OctokitGitHub against the fake GitHub', () => {
     assert.ok(groups.some((g) => g.isDefault));
   });
 
+  void it('signs App JWTs on the given clock: no 401 and no skew warning against a clock 2 h ahead', async (t) => {
+    const aheadMs = () => Date.now() + 2 * 3600_000;
+    const ahead = await startFakeGitHub({ org: ORG, appId: APP_ID, nowMs: aheadMs });
+    t.after(() => ahead.close());
+    const { log, records } = memoryLogger();
+    const client = new OctokitGitHub({
+      org: ORG,
+      apiUrl: ahead.apiUrl,
+      auth: {
+        kind: 'app',
+        appId: APP_ID,
+        privateKey: ahead.appPrivateKeyPem,
+        installationId: ahead.installationId,
+      },
+      log,
+      ...FAST,
+      nowS: () => Promise.resolve(Math.floor(aheadMs() / 1000)),
+    });
+    await client.listRunnerGroups();
+    const statuses = ahead.state().requests.map((r) => `${r.method} ${r.path} ${r.status}`);
+    assert.ok(
+      statuses.every((r) => !r.endsWith(' 401')),
+      `no JWT was refused: ${statuses.join(', ')}`,
+    );
+    assert.ok(!JSON.stringify(records).includes('octokit warning'));
+  });
+
   void it('createGitHubRunners builds a working client from config files and env', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'pw-pool-gh-'));
     try {

@@ -5,6 +5,7 @@ import { agentIdentityCount, resolveSshAuth } from '../../pw-lib/adapters/ssh-au
 import { createGitHubRunners } from '../../pw-lib/adapters/github.js';
 import { runChecks } from '../../pw-lib/app/check.js';
 import { validateAgentConfig } from '../../pw-lib/config/index.js';
+import { toEpochSeconds } from '../../pw-lib/core/time.js';
 import { checkExitCode, fail, formatFinding, ok, warn } from '../../pw-lib/core/check.js';
 import { ConfigError, PreconditionError } from '../../pw-lib/errors.js';
 import type { CommandResult, GlobalOptions, RunContext } from '../context.js';
@@ -84,7 +85,13 @@ async function runCheckCommand(ctx: RunContext): Promise<{ exitCode: number }> {
           return `agent cirrus: the secret is present (${where}; not shown)`;
         }
         // github-actions: the credentials work, and the runner group is there or will be made.
-        const gh = await createGitHubRunners(c, ctx.env, ctx.log);
+        const clock = ctx.clock;
+        const gh = await createGitHubRunners(
+          c,
+          ctx.env,
+          ctx.log,
+          c.clock === 'sim' ? { nowS: async () => toEpochSeconds(await clock.now()) } : {},
+        );
         const groups = await gh.listRunnerGroups();
         const group = c.github.runnerGroup;
         const found = groups.find((g) => g.name === group);

@@ -15,7 +15,8 @@ import type { PoolId } from '../../pw-lib/core/pool.js';
 import type { SshAuth } from '../../pw-lib/adapters/ssh.js';
 import type { CommandResult, GlobalOptions, RunContext } from '../context.js';
 import { createContext, runMutating } from '../context.js';
-import type { Journal, StateStore } from '../../pw-lib/ports.js';
+import type { Clock, Journal, StateStore } from '../../pw-lib/ports.js';
+import { toEpochSeconds } from '../../pw-lib/core/time.js';
 import type { Logger } from '../../pw-lib/log.js';
 import { NO_JOURNAL } from '../../pw-lib/ports.js';
 
@@ -27,6 +28,8 @@ export interface AgentDeps {
   readonly journal?: Journal;
   /** Read-only on the CI service too (no group creation, deletion or move). */
   readonly dryRun?: boolean;
+  /** The simulated cloud's clock, when `clock` is `sim`: GitHub App JWTs are signed on it. */
+  readonly simClock?: Clock | undefined;
 }
 
 export function createAgent(c: Config, env: NodeJS.ProcessEnv, deps: AgentDeps): CiAgent {
@@ -40,7 +43,15 @@ export function createAgent(c: Config, env: NodeJS.ProcessEnv, deps: AgentDeps):
       });
     case 'github-actions':
       return new GitHubActionsAgent({
-        connect: () => createGitHubRunners(c, env, deps.log),
+        connect: () => {
+          const clock = deps.simClock;
+          return createGitHubRunners(
+            c,
+            env,
+            deps.log,
+            clock === undefined ? {} : { nowS: async () => toEpochSeconds(await clock.now()) },
+          );
+        },
         org: c.github.org ?? '',
         serverUrl: c.github.serverUrl,
         group: c.github.runnerGroup,
@@ -132,6 +143,7 @@ export async function runSetupInstances(
     store: ctx.store,
     journal,
     dryRun: opts.dryRun,
+    simClock: c.clock === 'sim' ? ctx.clock : undefined,
   });
   const ssh = await setupSsh(c, ctx.store, ctx.env, ctx.log);
   const outcome = await setupInstances(

@@ -6,6 +6,7 @@ import { Octokit } from '@octokit/core';
 import { paginateRest } from '@octokit/plugin-paginate-rest';
 import { retry } from '@octokit/plugin-retry';
 import { throttling } from '@octokit/plugin-throttling';
+import githubAppJwt from 'universal-github-app-jwt';
 import type { Logger } from 'pino';
 import { readSecretFile } from '../config/index.js';
 import type { Config } from '../config/index.js';
@@ -59,6 +60,12 @@ export interface OctokitGitHubOptions {
   readonly writeIntervalMs?: number;
   /** The fetch to use (default the global one); tests interpose on it. */
   readonly fetch?: typeof fetch;
+  /**
+   * The clock App JWTs are signed with (epoch seconds); default the system clock. The simulated
+   * cloud's fake GitHub checks JWTs against its virtual clock, so pw-pool signs with that clock
+   * when `clock` is `sim`, like every other decision it makes.
+   */
+  readonly nowS?: () => Promise<number>;
 }
 
 interface RawLabel {
@@ -151,10 +158,13 @@ export class OctokitGitHub implements GitHubRunners {
         : new PoolOctokit({
             ...common,
             authStrategy: createAppAuth,
+            // auth-app takes the key or a signer, not both.
             auth: {
               appId: opts.auth.appId,
-              privateKey: opts.auth.privateKey,
               installationId: opts.auth.installationId,
+              ...(opts.nowS === undefined
+                ? { privateKey: opts.auth.privateKey }
+                : { createJwt: jwtSigner(opts.auth.privateKey, opts.nowS) }),
             },
           });
     this.octokit.hook.before('request', (options) => {
@@ -503,12 +513,26 @@ function toGroup(raw: RawGroup): RunnerGroup {
   };
 }
 
+/** An App JWT signer on a given clock (auth-app's `createJwt`); the skew retry still applies. */
+function jwtSigner(privateKey: string, nowS: () => Promise<number>) {
+  return async (appId: string | number, timeDifference?: number) => {
+    const signed = await githubAppJwt({
+      id: appId,
+      privateKey,
+      now: Math.floor(await nowS()) + (timeDifference ?? 0),
+    });
+    return { jwt: signed.token, expiresAt: new Date(signed.expiration * 1000).toISOString() };
+  };
+}
+
 export interface CreateGitHubRunnersOptions {
   /** Adapter tuning for tests (timeouts, back-off, write spacing). */
   readonly tuning?: Pick<
     OctokitGitHubOptions,
     'requestTimeoutMs' | 'retries' | 'retryBaseMs' | 'maxRateLimitWaitS' | 'writeIntervalMs'
   >;
+  /** The clock App JWTs are signed with (see OctokitGitHubOptions.nowS). */
+  readonly nowS?: () => Promise<number>;
 }
 
 /**
@@ -574,5 +598,12 @@ export async function createGitHubRunners(
     );
   }
   log.debug({ org, apiUrl: gh.apiUrl, auth: auth.kind }, 'github client ready');
-  return new OctokitGitHub({ org, apiUrl: gh.apiUrl, auth, log, ...opts.tuning });
+  return new OctokitGitHub({
+    org,
+    apiUrl: gh.apiUrl,
+    auth,
+    log,
+    ...opts.tuning,
+    ...(opts.nowS === undefined ? {} : { nowS: opts.nowS }),
+  });
 }
