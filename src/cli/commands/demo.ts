@@ -8,12 +8,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Option } from 'commander';
 import type { Command } from 'commander';
 import { SimClock } from '../../pw-lib/adapters/clock.js';
 import { StateDir } from '../../pw-lib/adapters/state-dir.js';
 import { DH_STATUS_FILE, parseDhStatus } from '../../pw-lib/core/dh-status.js';
 import { PW_STATUS_FILE } from '../../pw-lib/core/pw-status.js';
 import { formatUtc, toEpochSeconds } from '../../pw-lib/core/time.js';
+import { AGENT_KINDS } from '../../pw-lib/config/index.js';
+import type { AgentKind } from '../../pw-lib/config/index.js';
 import { UsageError } from '../../pw-lib/errors.js';
 import type { LogLevel } from '../../pw-lib/log.js';
 import type { Output } from '../../pw-lib/ports.js';
@@ -30,6 +33,7 @@ import { startStaticSite } from '../../pw-lib/adapters/static-site.js';
 import { SIM_REGION, parseIntArg, parseSpeed, untilSignal } from './sim.js';
 
 interface DemoOptions {
+  agent: AgentKind;
   hosts: number;
   speed: number;
   port: number;
@@ -39,6 +43,8 @@ interface DemoOptions {
 }
 
 const MIN_SPEED = 60;
+/** The fake GitHub organisation of `demo --agent github-actions`. */
+const DEMO_GITHUB_ORG = 'pw-pool-demo';
 /** The demo's crontab interval (virtual seconds), written into its config as cron.intervalSeconds. */
 const CRON_INTERVAL_S = 300;
 
@@ -152,6 +158,11 @@ export function registerDemo(program: Command, result: CommandResult): void {
   program
     .command('demo')
     .description('run pw-pool on a built-in simulated cloud (what `npm start` does); no AWS needed')
+    .addOption(
+      new Option('--agent <kind>', 'CI agent of the simulated pool')
+        .choices(AGENT_KINDS)
+        .default('cirrus'),
+    )
     .option('--hosts <n>', 'dedicated hosts in the simulated pool', parseIntArg(1, 200), 8)
     .option(
       '--speed <x>',
@@ -177,6 +188,7 @@ export function registerDemo(program: Command, result: CommandResult): void {
         hosts: opts.hosts,
         speed: opts.speed,
         seed: Date.now() % 2 ** 31,
+        ...(opts.agent === 'github-actions' ? { github: { org: DEMO_GITHUB_ORG } } : {}),
       });
       try {
         result.exitCode = await runDemo(
@@ -252,6 +264,27 @@ async function runDemo(
   // A key for this run only, used as ssh.identityFile (mode 0600, like any secret file).
   const identityFile = join(stateDir, 'demo-ssh-key');
   await writeFile(identityFile, generateEd25519KeyPair().private, { mode: 0o600 });
+  // github-actions: the simulated cloud's fake GitHub, with the App key in a 0600 file.
+  let github: Record<string, unknown> = {};
+  if (opts.agent === 'github-actions') {
+    const gh = cloud.github;
+    if (gh === undefined) throw new Error('demo: the simulated cloud runs no fake GitHub');
+    if (!isLoopbackEndpoint(gh.apiUrl)) {
+      throw new UsageError(`demo: refusing a non-loopback GitHub API ${gh.apiUrl}`);
+    }
+    const appPrivateKeyFile = join(stateDir, 'demo-github-app.pem');
+    await writeFile(appPrivateKeyFile, gh.appPrivateKeyPem, { mode: 0o600 });
+    github = {
+      github: {
+        org: gh.org,
+        apiUrl: gh.apiUrl,
+        serverUrl: gh.apiUrl,
+        appId: gh.appId,
+        installationId: gh.installationId,
+        appPrivateKeyFile,
+      },
+    };
+  }
   // The whole configuration is this file: the operator's own config and PW_POOL_* never apply.
   const configFile = join(stateDir, 'demo-config.json');
   await writeFile(
@@ -262,6 +295,8 @@ async function runDemo(
         region: SIM_REGION,
         clock: 'sim',
         logLevel,
+        agent: { kind: opts.agent },
+        ...github,
         ...DEMO_POLICY,
         cron: { intervalSeconds: CRON_INTERVAL_S },
         ssh: { port: cloud.sshPort, identityFile, agentEnvFile: join(stateDir, 'no-agent.env') },
@@ -279,7 +314,7 @@ async function runDemo(
       AWS_REGION: SIM_REGION,
       AWS_CONFIG_FILE: join(stateDir, 'no-aws-config'),
       AWS_SHARED_CREDENTIALS_FILE: join(stateDir, 'no-aws-credentials'),
-      POOLTOKEN: `demo-${randomBytes(12).toString('hex')}`,
+      ...(opts.agent === 'cirrus' ? { POOLTOKEN: `demo-${randomBytes(12).toString('hex')}` } : {}),
     },
   };
   const out = stdout;
@@ -289,6 +324,12 @@ async function runDemo(
   out.line(
     `pw-pool demo: ${opts.hosts} simulated hosts at ${opts.speed}x, EC2 endpoint ${cloud.endpoint}, SSH port ${cloud.sshPort}`,
   );
+  if (cloud.github !== undefined) {
+    out.line(
+      `agent github-actions: fake GitHub API ${cloud.github.apiUrl}, org ${cloud.github.org}; ` +
+        `runners and groups: ${cloud.endpoint}/_sim/github/state`,
+    );
+  }
   out.line(
     `policy: recycle after ${DEMO_POLICY.maxLifetimeSeconds / 3600} h, one launch per ${DEMO_POLICY.launchStaggerSeconds / 60} min, ` +
       `hosts scrub for 110 min after a terminate; state directory ${stateDir} (Ctrl-C stops)`,
