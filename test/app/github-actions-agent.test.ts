@@ -647,7 +647,7 @@ void describe('GitHubActionsAgent secrets', () => {
     await agent.checkSecret();
     await agent.preflight();
     const token = await agent.secretFor('MacM1-1');
-    gh.faults.add({ kind: '5xx', path: '/actions/runners' });
+    gh.faults.add({ kind: '5xx', path: '/actions/runner-groups' });
     await assert.rejects(agent.sweep(new Set(), T0));
     gh.faults.clear();
     const text = lines.join('');

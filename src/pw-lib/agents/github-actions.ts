@@ -100,12 +100,15 @@ export class GitHubActionsAgent implements CiAgent {
   async preflight(): Promise<void> {
     const gh = this.github();
     const { group: name, dryRun, log } = this.opts;
+    // One listing of the groups; ensureRunnerGroup (which lists again) only for a missing one.
+    const groups = await gh.listRunnerGroups();
     const ensure = async (
       groupName: string,
       visibility: RunnerGroup['visibility'],
       allowsPublicRepositories: boolean,
     ): Promise<RunnerGroup | undefined> => {
-      if (dryRun) return (await gh.listRunnerGroups()).find((g) => g.name === groupName);
+      const existing = groups.find((g) => g.name === groupName);
+      if (existing !== undefined || dryRun) return existing;
       const g = await gh.ensureRunnerGroup(groupName, { visibility, allowsPublicRepositories });
       if (g.created) log.info({ group: g.name, visibility }, 'created runner group');
       return g;
@@ -122,7 +125,7 @@ export class GitHubActionsAgent implements CiAgent {
         : this.opts.runnerVersion;
     const runners = new Map<string, { runner: GitHubRunner; groupId: number | undefined }>();
     for (const r of await gh.listRunners()) runners.set(r.name, { runner: r, groupId: undefined });
-    const defaultGroup = (await gh.listRunnerGroups()).find((g) => g.isDefault);
+    const defaultGroup = groups.find((g) => g.isDefault);
     for (const g of [defaultGroup, group, draining]) {
       if (g === undefined) continue;
       for (const r of await gh.listGroupRunners(g.id)) {
@@ -290,9 +293,12 @@ export class GitHubActionsAgent implements CiAgent {
     for (const g of poolGroups)
       for (const r of await gh.listGroupRunners(g.id)) inPool.set(r.id, r);
     const nameRe = new RegExp(`^${this.opts.namePrefix}-[0-9]+$`);
-    const elsewhere = (await gh.listRunners()).filter(
-      (r) => nameRe.test(r.name) && !inPool.has(r.id),
-    );
+    // The org's runners as preflight listed them (one listing per run), else listed now.
+    const orgRunners =
+      this.state !== undefined
+        ? [...this.state.runners.values()].map((k) => k.runner)
+        : await gh.listRunners();
+    const elsewhere = orgRunners.filter((r) => nameRe.test(r.name) && !inPool.has(r.id));
     for (const r of elsewhere) {
       log.warn(
         { runner: r.name, runnerId: r.id },
