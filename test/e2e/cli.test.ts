@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -253,5 +253,41 @@ describe('pw-pool CLI', () => {
       );
     }
     assert.doesNotMatch(r.stderr + r.stdout, /must-not-be-used|NodeVersionSupportWarning/);
+  });
+
+  it('demo --agent github-actions: the pool registers as GitHub runners through the fake GitHub', async (t) => {
+    const home = await mkdtemp(join(tmpdir(), 'pw-pool-demo-'));
+    t.after(() => rm(home, { recursive: true, force: true }));
+    // An operator's real GitHub settings in the environment must not reach the demo.
+    const env = baseEnv(home, {
+      GITHUB_TOKEN: 'must-not-be-used',
+      PW_POOL_GITHUB_API_URL: 'https://api.github.com',
+      PW_POOL_GITHUB_ORG: 'must-not-be-used',
+    });
+    const r = await runCli(
+      ['demo', '--agent', 'github-actions', '--hosts', '2', '--until-alive', '--keep-state'],
+      env,
+      180_000,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const kept = /^state directory kept: (.+)$/m.exec(r.stdout)?.[1] ?? assert.fail(r.stdout);
+    t.after(() => rm(kept, { recursive: true, force: true }));
+    assert.match(
+      r.stdout,
+      /^agent github-actions: fake GitHub API http:\/\/127\.0\.0\.1:\d+, org pw-pool-demo; /m,
+    );
+    assert.match(r.stdout, /^every worker is complete alive in pw_status\.txt$/m);
+    const config = JSON.parse(await readFile(join(kept, 'demo-config.json'), 'utf8')) as {
+      agent: { kind: string };
+      github: { apiUrl: string; appPrivateKeyFile: string };
+    };
+    assert.equal(config.agent.kind, 'github-actions');
+    assert.match(config.github.apiUrl, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal((await stat(config.github.appPrivateKeyFile)).mode & 0o777, 0o600);
+    // No secret in anything the demo printed or kept, but the key file itself.
+    const pem = await readFile(config.github.appPrivateKeyFile, 'utf8');
+    const keyLine = pem.split('\n')[1] ?? assert.fail('no key body');
+    assert.ok(!(r.stdout + r.stderr).includes(keyLine));
+    assert.doesNotMatch(r.stdout + r.stderr, /ghs_[A-Za-z0-9]{36}|must-not-be-used|octokit/);
   });
 });
