@@ -105,6 +105,8 @@ export interface SimGitHubOptions {
   appId?: number | undefined;
   installationId?: number | undefined;
   runnerVersion?: string | undefined;
+  /** Personal access tokens the fake accepts besides App installation tokens (tests). */
+  personalTokens?: readonly string[] | undefined;
 }
 
 /** The fake GitHub App's id when `github.appId` is not given. */
@@ -159,6 +161,7 @@ export async function startSimCloud(opts: StartSimCloudOptions = {}): Promise<Si
           appId: opts.github.appId ?? SIM_GITHUB_APP_ID,
           installationId: opts.github.installationId,
           runnerVersion: opts.github.runnerVersion,
+          personalTokens: opts.github.personalTokens,
           nowMs: () => world.sync().getTime(),
         });
   let macs: SimMacFleet | undefined;

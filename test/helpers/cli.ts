@@ -199,3 +199,153 @@ export async function macPoolFixture(
   };
   return f;
 }
+
+/** The organisation of githubPoolFixture's fake GitHub. */
+export const GH_POOL_ORG = 'pwpool-e2e';
+
+export interface GitHubApiAnswer {
+  readonly status: number;
+  readonly json: Record<string, unknown>;
+}
+
+export interface GitHubPoolFixture extends Omit<MacPoolFixture, 'token'> {
+  /** The fake GitHub (in process). */
+  readonly gh: SimCloud['github'] & object;
+  /** A personal token the fake accepts (the test's own API calls; pw-pool never gets it). */
+  readonly pat: string;
+  /** The App private key file given to pw-pool (mode 0600). */
+  readonly appKeyFile: string;
+  /** A REST call to the fake GitHub with the test's personal token. */
+  api(method: string, path: string, body?: unknown): Promise<GitHubApiAnswer>;
+  /** GET /_sim/github/state. */
+  ghState(): Promise<GhState>;
+  /**
+   * A runner registered outside pw-pool: `group` is created first when missing (visibility all),
+   * the registration token minted through the REST API; then `status` is set.
+   */
+  registerForeignRunner(
+    name: string,
+    group: string,
+    status: 'online' | 'offline',
+  ): Promise<GhRunner>;
+}
+
+export interface GhRunner {
+  id: number;
+  name: string;
+  status: 'online' | 'offline';
+  busy: boolean;
+  labels: string[];
+  groupId: number;
+  groupName: string;
+}
+
+export interface GhState {
+  groups: {
+    id: number;
+    name: string;
+    visibility: string;
+    default: boolean;
+    allowsPublicRepositories: boolean;
+    selectedRepositoryIds: number[];
+    canReceiveJobs: boolean;
+    runnerIds: number[];
+  }[];
+  runners: GhRunner[];
+  issued: { installationTokens: number; registrationTokens: number };
+  requests: { method: string; path: string; status: number }[];
+}
+
+/**
+ * macPoolFixture with the fake GitHub and the `github-actions` agent, configured as `sim serve
+ * --agent github-actions` exports it (App auth, key file 0600), without POOLTOKEN.
+ */
+export async function githubPoolFixture(
+  t: TestContext,
+  opts: StartSimCloudOptions & { env?: Record<string, string> } = {},
+): Promise<GitHubPoolFixture> {
+  const pat = `ghp_${randomBytes(18).toString('hex')}`;
+  const { env: extra, ...simOpts } = opts;
+  const base = await macPoolFixture(t, {
+    ...simOpts,
+    github: { org: GH_POOL_ORG, personalTokens: [pat] },
+  });
+  const gh = base.sim.github;
+  if (gh === undefined) throw new Error('the fake GitHub did not start');
+  const appKeyFile = join(base.home, 'gh-app.pem');
+  await writeFile(appKeyFile, gh.appPrivateKeyPem, { mode: 0o600 });
+  const env: Record<string, string> = {
+    ...base.env,
+    PW_POOL_AGENT_KIND: 'github-actions',
+    PW_POOL_GITHUB_ORG: gh.org,
+    PW_POOL_GITHUB_API_URL: gh.apiUrl,
+    PW_POOL_GITHUB_SERVER_URL: gh.apiUrl,
+    PW_POOL_GITHUB_APP_ID: String(gh.appId),
+    PW_POOL_GITHUB_INSTALLATION_ID: String(gh.installationId),
+    PW_POOL_GITHUB_APP_PRIVATE_KEY_FILE: appKeyFile,
+    ...extra,
+  };
+  delete env.POOLTOKEN;
+  const run = (args: readonly string[], extraEnv: Record<string, string> = {}) =>
+    runCli(['--state-dir', base.stateDir, ...args], { ...env, ...extraEnv });
+  const api = async (method: string, path: string, body?: unknown): Promise<GitHubApiAnswer> => {
+    const res = await fetch(`${gh.apiUrl}${path}`, {
+      method,
+      headers: {
+        accept: 'application/vnd.github+json',
+        authorization: `token ${pat}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await res.text();
+    return {
+      status: res.status,
+      json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>),
+    };
+  };
+  const { token: _poolToken, ...rest } = base;
+  void _poolToken;
+  const f: GitHubPoolFixture = {
+    ...rest,
+    env,
+    gh,
+    pat,
+    appKeyFile,
+    run,
+    api,
+    ghState: async () => (await base.control('GET', '/_sim/github/state')) as GhState,
+    launchAll: async () => {
+      await base.control('POST', '/_sim/macs', { bootMinS: 60, bootMaxS: 60 });
+      const r = await run(['launch-instances', '--force']);
+      if (r.code !== 0) throw new Error(`launch failed: ${r.stderr}`);
+      await base.control('POST', '/_sim/clock', { speed: 0 });
+    },
+    registerForeignRunner: async (name, group, status) => {
+      const org = gh.org;
+      const groups = await api('GET', `/orgs/${org}/actions/runner-groups?per_page=100`);
+      const list = groups.json['runner_groups'] as { name: string }[];
+      if (!list.some((g) => g.name === group)) {
+        const made = await api('POST', `/orgs/${org}/actions/runner-groups`, {
+          name: group,
+          visibility: 'all',
+          allows_public_repositories: false,
+        });
+        if (made.status !== 201) throw new Error(`create group ${group}: ${made.status}`);
+      }
+      const reg = await api('POST', `/orgs/${org}/actions/runners/registration-token`);
+      if (reg.status !== 201) throw new Error(`registration token: ${reg.status}`);
+      gh.registerRunner({
+        token: reg.json['token'] as string,
+        name,
+        labels: ['foreign'],
+        group,
+        replace: false,
+      });
+      return (await base.control('POST', `/_sim/github/runners/${name}/status`, {
+        status,
+      })) as GhRunner;
+    },
+  };
+  return f;
+}
