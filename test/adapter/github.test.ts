@@ -557,6 +557,51 @@ void describe('OctokitGitHub against the fake GitHub', () => {
     }
   });
 
+  void it('a failing installation-token mint costs 3 tries in all, not 3 × 3', async () => {
+    const { client } = make(app());
+    gh.faults.add({ kind: '5xx', path: '/access_tokens' });
+    try {
+      const start = gh.state().requests.length;
+      const e = await client.listRunnerGroups().then(
+        () => assert.fail('expected an error'),
+        (err: unknown) => err,
+      );
+      assert.ok(e instanceof GitHubError && e.kind === 'unavailable');
+      const sent = requestsSince(start).map((r) => `${r.method} ${r.status}`);
+      assert.deepEqual(sent, ['POST 502', 'POST 502', 'POST 502']);
+    } finally {
+      gh.faults.clear();
+    }
+  });
+
+  void it("the retry back-off starts afresh for every call (one call's failures do not lengthen the next)", async (t) => {
+    const BASE = 7; // a unit no other timer of the client uses
+    const { client } = make(pat, {}, { ...FAST, retryBaseMs: BASE });
+    const delays: number[] = [];
+    const real = globalThis.setTimeout;
+    t.mock.method(globalThis, 'setTimeout', ((fn: () => void, ms?: number, ...rest: unknown[]) => {
+      if (typeof ms === 'number' && ms >= BASE && ms % BASE === 0) delays.push(ms / BASE);
+      return real(fn, ms, ...rest);
+    }) as typeof setTimeout);
+    gh.faults.add({ kind: '5xx', path: '/actions/runner-groups' });
+    const backoffs: number[][] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        delays.length = 0;
+        await client.listRunnerGroups().catch(() => undefined);
+        backoffs.push([...delays]);
+      }
+    } finally {
+      gh.faults.clear();
+    }
+    // 1 and 4 units (retry 1 and 2 of 3 tries), every time.
+    assert.deepEqual(backoffs, [
+      [1, 4],
+      [1, 4],
+      [1, 4],
+    ]);
+  });
+
   void it('gives up at once on a rate limit with a long wait: rate-limited', async () => {
     const { client, records } = make(app());
     await client.listRunnerGroups();

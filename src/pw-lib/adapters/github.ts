@@ -168,6 +168,15 @@ export class OctokitGitHub implements GitHubRunners {
             },
           });
     this.octokit.hook.before('request', (options) => {
+      // plugin-retry counts tries in `options.request.retryCount`; without a copy per call that
+      // object is the client's shared default, and the back-off of one call grows with the
+      // failures of the calls before it.
+      options.request = { ...options.request };
+      // auth-app mints the installation token through this same client, inside the call that
+      // needs it; that call is retried as a whole, so the mint itself is not (3 tries, not 3 × 3).
+      if (/^\/app\/installations\/[^/]+\/access_tokens$/.test(String(options.url))) {
+        options.request.retries = 0;
+      }
       options.headers.accept = 'application/vnd.github+json';
       options.headers['x-github-api-version'] = GITHUB_API_VERSION;
     });
