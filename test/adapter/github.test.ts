@@ -579,9 +579,9 @@ void describe('OctokitGitHub against the fake GitHub', () => {
     const { client } = make(pat, {}, { ...FAST, retryBaseMs: BASE });
     const delays: number[] = [];
     const real = globalThis.setTimeout;
-    t.mock.method(globalThis, 'setTimeout', ((fn: () => void, ms?: number, ...rest: unknown[]) => {
+    t.mock.method(globalThis, 'setTimeout', ((fn: () => void, ms?: number) => {
       if (typeof ms === 'number' && ms >= BASE && ms % BASE === 0) delays.push(ms / BASE);
-      return real(fn, ms, ...rest);
+      return real(fn, ms);
     }) as typeof setTimeout);
     gh.faults.add({ kind: '5xx', path: '/actions/runner-groups' });
     const backoffs: number[][] = [];

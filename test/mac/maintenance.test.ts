@@ -159,6 +159,52 @@ describe('maintenance while the supervisor drains a running job', () => {
   });
 });
 
+describe('maintenance before the supervisor noticed: the drain starts now', () => {
+  const NAME = 'MacM1-14';
+  let mac: SandboxMac;
+  let session: MacSession;
+  before(async () => {
+    mac = await startSandboxMac({ name: NAME });
+    session = await connect(mac);
+    await setUpWorker(mac, session, { name: NAME });
+    await mac.cirrus([{ startTask: true }, { job: 'start' }]);
+    await waitFor('a job process', async () =>
+      (await probe(session, NAME)).reply?.get('job') === 'alive' ? true : undefined,
+    );
+  });
+  after(async () => {
+    session?.close();
+    await mac?.close();
+  });
+
+  it('with a live supervisor and a running job, it writes the marker and reports drain=waiting', async () => {
+    assert.equal(await mac.readText('/Users/ec2-user/.pw-pool/drain.started'), undefined);
+    const before = Math.floor(Date.now() / 1000);
+    const r = await maintenance(session, NAME, 7200);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.reply?.get('drain'), 'waiting');
+    const marker = (await mac.readText('/Users/ec2-user/.pw-pool/drain.started'))?.trim() ?? '';
+    assert.equal(r.reply?.get('drain.started'), marker);
+    assert.ok(Number(marker) >= before && Number(marker) <= before + 60, marker);
+    const p = await probe(session, NAME);
+    assert.equal(p.reply?.get('listener'), 'alive', 'the listener is kept for the job');
+    assert.equal(p.reply?.get('job'), 'alive');
+  });
+
+  it('the supervisor keeps that marker while it drains, then stops the listener', async () => {
+    const marker = (await mac.readText('/Users/ec2-user/.pw-pool/drain.started'))?.trim();
+    await waitFor('the supervisor to leave its loop', async () =>
+      /Leaving the supervisor loop/.test((await mac.readText('/Users/ec2-user/setup.log')) ?? '')
+        ? true
+        : undefined,
+    );
+    assert.equal((await mac.readText('/Users/ec2-user/.pw-pool/drain.started'))?.trim(), marker);
+    await mac.cirrus([{ finishTask: 1 }, { job: 'stop' }]);
+    const reply = await supervisorGone(mac, session, NAME);
+    assert.equal(reply.get('drain.started'), '');
+  });
+});
+
 describe('maintenance applies the drain rule itself when no supervisor runs', () => {
   const NAME = 'MacM1-13';
   let mac: SandboxMac;

@@ -54,7 +54,17 @@ pw_op_maintenance() {
   fi
   if [ "$listener" = alive ]; then
     if [ "$PW_STATE" = alive ]; then
-      # The supervisor leaves its loop (config gone) and drains; report its marker.
+      # The supervisor leaves its loop (config gone) and drains, keeping an existing marker. A
+      # running job means the drain starts now: mark it, so this run already reports it.
+      if [ ! -e "$PW_DRAIN_STARTED" ]; then
+        rc=0
+        pw_pgrep "$worker" "$jpat" || rc=$?
+        if [ "$rc" -gt 1 ]; then
+          pw_diag 'pgrep failed'
+          exit 1
+        fi
+        if [ "$rc" -eq 0 ]; then pw_put "$PW_DRAIN_STARTED" "$(pw_now)"; fi
+      fi
       if [ -e "$PW_DRAIN_STARTED" ]; then drain_state=waiting; fi
     else
       now=$(pw_now)

@@ -1144,11 +1144,19 @@ export class SimMac {
   }
 
   /**
-   * New work is taken only while no drain is under way (the cordon of §4.5), and, for a
-   * github-actions runner with a fake GitHub, while GitHub routes jobs to it (#routed).
+   * Whether a new job reaches the listener. A github-actions runner with a fake GitHub gets one
+   * exactly when GitHub routes jobs to it (#routed): the real runner knows nothing of pw-pool's
+   * drain marker, so only the cordon (a move to the quarantine group) keeps new jobs away.
+   * Otherwise new work stops while a drain is under way.
    */
   #accepting(): boolean {
-    return this.#draining() ? false : this.#routed();
+    if (this.#routedByGitHub()) return this.#routed();
+    return !this.#draining() && this.#routed();
+  }
+
+  #routedByGitHub(): boolean {
+    const agent = this.#listener?.agent;
+    return agent?.kind === 'github-actions' && this.#ctx.github !== undefined;
   }
 
   #draining(): boolean {
@@ -1173,7 +1181,7 @@ export class SimMac {
       if (this.#accepting()) this.#startTask(now);
       // GitHub routes no job here now (cordoned, offline, deleted): a later job may find the
       // runner routable again.
-      else if (!this.#draining()) this.#scheduleNextTask(now);
+      else if (this.#routedByGitHub() || !this.#draining()) this.#scheduleNextTask(now);
     });
   }
 

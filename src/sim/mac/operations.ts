@@ -433,6 +433,14 @@ const HANDLERS: Readonly<Record<Operation, OpHandler>> = {
     const supervisorAlive = mac.pidFileState(SUPERVISOR_PID, 'service_pool.sh') === 'alive';
     if (mac.hasUser(worker) && mac.processesMatching(worker, listenerRe).length > 0) {
       if (supervisorAlive) {
+        // The supervisor leaves its loop (config gone) and drains; a running job means the
+        // drain starts now, so the marker is written here and this run already reports it.
+        if (
+          mac.fs.get(DRAIN_STARTED) === undefined &&
+          mac.processesMatching(worker, jobRe).length > 0
+        ) {
+          mac.writeOwnFile(DRAIN_STARTED, `${epochSeconds(nowMs)}\n`, nowMs);
+        }
         if (mac.fs.get(DRAIN_STARTED) !== undefined) drainState = 'waiting';
       } else {
         const now = epochSeconds(nowMs);
