@@ -1,9 +1,12 @@
 // pw-pool check end to end: the built CLI against the simulated cloud. One line per check; exit 0
 // with warnings only, 3 with any FAIL. Read-only: no lock, no state directory created.
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { macPoolFixture } from '../helpers/cli.js';
+import { githubPoolFixture, macPoolFixture } from '../helpers/cli.js';
 
 function statusOf(stdout: string): Record<string, string[]> {
   const out: Record<string, string[]> = {};
@@ -98,5 +101,31 @@ describe('pw-pool check (e2e on the simulated cloud)', () => {
     r = await f.run(['check'], { PW_POOL_NAME_PREFIX: 'bad-prefix' });
     assert.equal(r.code, 3, r.stdout);
     assert.match(r.stdout, /^FAIL config: namePrefix/m);
+  });
+
+  it('github-actions: the credentials are tried against GitHub and the runner group reported', async (t) => {
+    const f = await githubPoolFixture(t, { hosts: 1 });
+    let r = await f.run(['check']);
+    assert.equal(r.code, 0, `${r.stdout}\n${r.stderr}`);
+    assert.deepEqual(statusOf(r.stdout).config, ['ok'], 'agent.kind is set: no cirrus warning');
+    assert.match(
+      r.stdout,
+      /^ok {3}agent-secret: agent github-actions: GitHub http:\/\/127\.0\.0\.1:\d+ org \S+ answers with these credentials \(not shown\); runner group 'prod' will be created by the first setup run$/m,
+    );
+    assert.ok(
+      !f.gh.state().groups.some((g) => g.name === 'prod'),
+      'check creates nothing on GitHub',
+    );
+    // A key that is not this App's: GitHub refuses it, and the line says so without the key.
+    const other = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      .privateKey.export({ type: 'pkcs8', format: 'pem' })
+      .toString();
+    const wrongKey = join(f.home, 'wrong-app.pem');
+    await writeFile(wrongKey, other, { mode: 0o600 });
+    r = await f.run(['check'], { PW_POOL_GITHUB_APP_PRIVATE_KEY_FILE: wrongKey });
+    assert.equal(r.code, 3, r.stdout);
+    assert.match(r.stdout, /^FAIL agent-secret: .*401/m);
+    const keyLine = other.split('\n')[1] ?? '';
+    assert.ok(keyLine.length > 20 && !(r.stdout + r.stderr).includes(keyLine));
   });
 });
