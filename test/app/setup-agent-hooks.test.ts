@@ -19,6 +19,7 @@ import {
   RecordingOutput,
   memoryLogger,
 } from '../helpers/fakes.js';
+import { dhFor, poolInstance, testSettings } from '../helpers/setup-fixtures.js';
 
 const NOW_S = Date.parse('2024-08-06T15:00:00Z') / 1000;
 const DRAIN_S = 7200;
@@ -66,17 +67,7 @@ class RecordingAgent implements CiAgent {
   }
 }
 
-function instance(n: number, over: Partial<InstanceView> = {}): InstanceView {
-  return {
-    instanceId: `i-${n.toString(16).padStart(17, '0')}`,
-    state: 'running',
-    launchTime: '2024-08-06T12:00:00.000Z',
-    hostId: `h-${n.toString(16).padStart(17, '0')}`,
-    publicDnsName: `127.0.1.${n}`,
-    tags: { Name: `MacM1-${n}`, purpose: 'prod', PWPoolReady: 'true' },
-    ...over,
-  };
-}
+const instance = poolInstance;
 
 describe('setupInstances and the agent hooks', () => {
   let ec2: FakeEc2;
@@ -85,28 +76,7 @@ describe('setupInstances and the agent hooks', () => {
   let agent: RecordingAgent;
   let timeline: string[];
 
-  const settings = (): SetupSettings => ({
-    policy: {
-      pool: { namePrefix: 'MacM1', purposeTagKey: 'purpose', purposeValue: 'prod' },
-      maxLifetimeS: 86400,
-      hardLifetimeS: 172800,
-      setupTimeoutS: 2400,
-      listenerGraceS: 60,
-      maxFinishedTasks: 24,
-      minAliveWorkers: 3,
-      launchStaggerS: 7200,
-      sshPort: 22,
-      sshUser: 'ec2-user',
-      texts: agent.texts,
-    },
-    agent,
-    agentDrainSeconds: DRAIN_S,
-    observeConcurrency: 4,
-    connectConcurrency: 8,
-    runDeadlineSeconds: 1200,
-    brewTaps: [],
-    brewFormulas: [],
-  });
+  const settings = (): SetupSettings => testSettings(agent, { agentDrainSeconds: DRAIN_S });
   const run = (dryRun = false) =>
     setupInstances(
       settings(),
@@ -123,12 +93,7 @@ describe('setupInstances and the agent hooks', () => {
   const status = () => store.files.get('pw_status.txt') ?? '';
   const setPool = (instances: InstanceView[]) => {
     ec2.instances = instances;
-    store.files.set(
-      'dh_status.txt',
-      `# LaunchInstances.sh run 2024-08-06T14:00:00+00:00\n#\n${instances
-        .map((i) => `${i.tags.Name} ${i.instanceId} 2024-08-06T12:00:00+00:00`)
-        .join('\n')}\n`,
-    );
+    store.files.set('dh_status.txt', dhFor(instances));
   };
 
   beforeEach(() => {

@@ -18,6 +18,7 @@ import {
   awsError,
   memoryLogger,
 } from '../helpers/fakes.js';
+import { dhFor, poolInstance, testSettings } from '../helpers/setup-fixtures.js';
 
 const NOW_S = Date.parse('2024-08-06T15:00:00Z') / 1000;
 const TOKEN = 'cirrus-pool-token-0123456789';
@@ -29,47 +30,10 @@ function settings(env: Record<string, string> = { POOLTOKEN: TOKEN }): SetupSett
     purposeTagKey: 'purpose',
     purposeValue: 'prod',
   });
-  return {
-    policy: {
-      pool: { namePrefix: 'MacM1', purposeTagKey: 'purpose', purposeValue: 'prod' },
-      maxLifetimeS: 86400,
-      hardLifetimeS: 172800,
-      setupTimeoutS: 2400,
-      listenerGraceS: 60,
-      maxFinishedTasks: 24,
-      minAliveWorkers: 3,
-      launchStaggerS: 7200,
-      sshPort: 22,
-      sshUser: 'ec2-user',
-      texts: agent.texts,
-    },
-    agent,
-    agentDrainSeconds: 7200,
-    observeConcurrency: 4,
-    connectConcurrency: 8,
-    runDeadlineSeconds: 1200,
-    brewTaps: ['libkrun/krun'],
-    brewFormulas: ['go'],
-  };
+  return testSettings(agent, { brewTaps: ['libkrun/krun'], brewFormulas: ['go'] });
 }
 
-function instance(n: number, over: Partial<InstanceView> = {}): InstanceView {
-  return {
-    instanceId: `i-${n.toString(16).padStart(17, '0')}`,
-    state: 'running',
-    launchTime: '2024-08-06T12:00:00.000Z',
-    hostId: `h-${n.toString(16).padStart(17, '0')}`,
-    publicDnsName: `127.0.1.${n}`,
-    tags: { Name: `MacM1-${n}`, purpose: 'prod', PWPoolReady: 'true' },
-    ...over,
-  };
-}
-
-function dhFor(instances: InstanceView[]): string {
-  return `# LaunchInstances.sh run 2024-08-06T14:00:00+00:00\n#\n${instances
-    .map((i) => `${i.tags.Name} ${i.instanceId} 2024-08-06T12:00:00+00:00`)
-    .join('\n')}\n`;
-}
+const instance = poolInstance;
 
 describe('setupInstances (app, fakes)', () => {
   let ec2: FakeEc2;

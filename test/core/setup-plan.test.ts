@@ -26,22 +26,11 @@ import type {
 } from '../../src/pw-lib/core/setup-plan.js';
 import { parseIsoStrict } from '../../src/pw-lib/core/time.js';
 import type { InstanceView } from '../../src/pw-lib/ports.js';
+import { testPolicy } from '../helpers/setup-fixtures.js';
 
 const T = (iso: string): number => parseIsoStrict(iso) ?? assert.fail(iso);
 const NOW = T('2024-08-06T15:00:00Z');
-const policy: SetupPolicy = {
-  pool: { namePrefix: 'MacM1', purposeTagKey: 'purpose', purposeValue: 'prod' },
-  maxLifetimeS: 86400,
-  hardLifetimeS: 172800,
-  setupTimeoutS: 2400,
-  listenerGraceS: 60,
-  maxFinishedTasks: 24,
-  minAliveWorkers: 3,
-  launchStaggerS: 7200,
-  sshPort: 22,
-  sshUser: 'ec2-user',
-  texts: { listener: 'Cirrus worker listener', tasks: 'tasks', workers: 'workers' },
-};
+const policy: SetupPolicy = testPolicy();
 const entry = { name: 'MacM1-1', instanceId: 'i-0123456789abcdef0' };
 
 function inst(over: Partial<InstanceView> = {}): InstanceView {
