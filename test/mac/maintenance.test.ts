@@ -114,18 +114,26 @@ describe('maintenance, no job running', () => {
   });
 });
 
+/** A set-up cirrus worker with its supervisor, listener and one running job. */
+async function workerWithRunningJob(
+  name: string,
+): Promise<{ mac: SandboxMac; session: MacSession }> {
+  const mac = await startSandboxMac({ name });
+  const session = await connect(mac);
+  await setUpWorker(mac, session, { name });
+  await mac.cirrus([{ startTask: true }, { job: 'start' }]);
+  await waitFor('a job process', async () =>
+    (await probe(session, name)).reply?.get('job') === 'alive' ? true : undefined,
+  );
+  return { mac, session };
+}
+
 describe('maintenance while the supervisor drains a running job', () => {
   const NAME = 'MacM1-12';
   let mac: SandboxMac;
   let session: MacSession;
   before(async () => {
-    mac = await startSandboxMac({ name: NAME });
-    session = await connect(mac);
-    await setUpWorker(mac, session, { name: NAME });
-    await mac.cirrus([{ startTask: true }, { job: 'start' }]);
-    await waitFor('a job process', async () =>
-      (await probe(session, NAME)).reply?.get('job') === 'alive' ? true : undefined,
-    );
+    ({ mac, session } = await workerWithRunningJob(NAME));
   });
   after(async () => {
     session?.close();
@@ -164,13 +172,7 @@ describe('maintenance before the supervisor noticed: the drain starts now', () =
   let mac: SandboxMac;
   let session: MacSession;
   before(async () => {
-    mac = await startSandboxMac({ name: NAME });
-    session = await connect(mac);
-    await setUpWorker(mac, session, { name: NAME });
-    await mac.cirrus([{ startTask: true }, { job: 'start' }]);
-    await waitFor('a job process', async () =>
-      (await probe(session, NAME)).reply?.get('job') === 'alive' ? true : undefined,
-    );
+    ({ mac, session } = await workerWithRunningJob(NAME));
   });
   after(async () => {
     session?.close();
