@@ -20,6 +20,7 @@ import {
   appAuth,
   fakePat,
   githubAgent,
+  preflightedAgent,
 } from '../helpers/github-agent.js';
 
 const T0 = Date.parse('2026-11-28T16:00:00Z') / 1000;
@@ -68,9 +69,7 @@ const orgWrites = (gh: FakeGitHub, n: number) =>
 void describe('GitHubActionsAgent preflight: runner groups', () => {
   void it('creates <group> and <group>-draining once; a second run creates nothing', async (t) => {
     const gh = await fakeGitHub(t);
-    const first = githubAgent(gh);
-    await first.agent.checkSecret();
-    await first.agent.preflight();
+    await preflightedAgent(gh);
     const pool = group(gh, 'prod');
     const draining = group(gh, 'prod-draining');
     assert.equal(pool?.visibility, 'all');
@@ -85,9 +84,7 @@ void describe('GitHubActionsAgent preflight: runner groups', () => {
     assert.equal(posts.length, 2);
 
     const start = gh.state().requests.length;
-    const second = githubAgent(gh);
-    await second.agent.checkSecret();
-    await second.agent.preflight();
+    const second = await preflightedAgent(gh);
     assert.deepEqual(orgWrites(gh, start), [], 'the second run changes nothing');
     assert.equal(gh.state().groups.filter((g) => g.name.startsWith('prod')).length, 2);
     await second.agent.preflight(); // and again within one run
@@ -96,13 +93,11 @@ void describe('GitHubActionsAgent preflight: runner groups', () => {
 
   void it('takes visibility and allowPublicRepositories from its options', async (t) => {
     const gh = await fakeGitHub(t);
-    const { agent } = githubAgent(gh, {
+    await preflightedAgent(gh, {
       group: 'oss',
       groupVisibility: 'private',
       allowPublicRepositories: true,
     });
-    await agent.checkSecret();
-    await agent.preflight();
     assert.equal(group(gh, 'oss')?.visibility, 'private');
     assert.equal(group(gh, 'oss')?.allowsPublicRepositories, true);
     // the quarantine group is always closed, whatever the pool group's options
@@ -122,9 +117,10 @@ void describe('GitHubActionsAgent preflight: runner groups', () => {
     });
     const before = JSON.stringify(gh.state().groups);
     const start = gh.state().requests.length;
-    const { agent } = githubAgent(gh, { groupVisibility: 'all', allowPublicRepositories: true });
-    await agent.checkSecret();
-    await agent.preflight();
+    await preflightedAgent(gh, {
+      groupVisibility: 'all',
+      allowPublicRepositories: true,
+    });
     assert.deepEqual(orgWrites(gh, start), []);
     assert.equal(JSON.stringify(gh.state().groups), before);
   });
@@ -133,7 +129,7 @@ void describe('GitHubActionsAgent preflight: runner groups', () => {
 void describe('GitHubActionsAgent runner version and setup arguments', () => {
   void it("'latest' resolves to the release's x.y.z; the arguments name url/org/group/version/labels/env", async (t) => {
     const gh = await fakeGitHub(t, { runnerVersion: '2.330.1' });
-    const { agent } = githubAgent(gh, {
+    const { agent } = await preflightedAgent(gh, {
       serverUrl: 'https://github.com/',
       labels: ['prod', 'macos-arm'],
       runnerEnv: {
@@ -142,8 +138,6 @@ void describe('GitHubActionsAgent runner version and setup arguments', () => {
         WHO: '<worker>:<worker>',
       },
     });
-    await agent.checkSecret();
-    await agent.preflight();
     assert.deepEqual(agent.setupArgs('MacM1-3'), [
       'url=https://github.com',
       `org=${GH_ORG}`,
@@ -157,9 +151,11 @@ void describe('GitHubActionsAgent runner version and setup arguments', () => {
 
   void it('an explicit version is passed through without asking GitHub; no labels, no labels=', async (t) => {
     const gh = await fakeGitHub(t);
-    const { agent } = githubAgent(gh, { runnerVersion: '2.300.0', labels: [], runnerEnv: {} });
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent } = await preflightedAgent(gh, {
+      runnerVersion: '2.300.0',
+      labels: [],
+      runnerEnv: {},
+    });
     assert.deepEqual(agent.setupArgs('MacM1-1'), [
       'url=https://github.com',
       `org=${GH_ORG}`,
@@ -174,9 +170,7 @@ void describe('GitHubActionsAgent runner version and setup arguments', () => {
 void describe('GitHubActionsAgent registration tokens', () => {
   void it('mints a fresh token per setup that config.sh can register with', async (t) => {
     const gh = await fakeGitHub(t);
-    const { agent } = githubAgent(gh);
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent } = await preflightedAgent(gh);
     const issued = gh.state().issued.registrationTokens;
     const a = await agent.secretFor('MacM1-1');
     const b = await agent.secretFor('MacM1-2');
@@ -219,9 +213,7 @@ void describe('GitHubActionsAgent prepare: name conflicts', () => {
       { name: 'MacM1-1', group: 'other' },
       { name: 'MacM1-2' }, // Default is another group too
     ]);
-    const { agent, journal } = githubAgent(gh);
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent, journal } = await preflightedAgent(gh);
     assert.deepEqual(await agent.prepare('MacM1-1'), { ok: true });
     assert.deepEqual(await agent.prepare('MacM1-2'), { ok: true });
     assert.equal(gh.runner('MacM1-1'), undefined);
@@ -245,9 +237,7 @@ void describe('GitHubActionsAgent prepare: name conflicts', () => {
       { name: 'MacM1-1', group: 'other', status: 'online' },
       { name: 'MacM1-2', group: 'other', status: 'online', busy: true },
     ]);
-    const { agent, journal } = githubAgent(gh);
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent, journal } = await preflightedAgent(gh);
     const start = gh.state().requests.length;
     for (const name of ['MacM1-1', 'MacM1-2']) {
       const outcome = await agent.prepare(name);
@@ -261,17 +251,13 @@ void describe('GitHubActionsAgent prepare: name conflicts', () => {
 
   void it('a runner in <group>-draining is moved back to the pool group; one in the pool group is left', async (t) => {
     const gh = await fakeGitHub(t);
-    const setup = githubAgent(gh);
-    await setup.agent.checkSecret();
-    await setup.agent.preflight(); // creates both groups
+    await preflightedAgent(gh); // creates both groups
     await register(gh, [
       { name: 'MacM1-1', group: 'prod-draining' },
       { name: 'MacM1-2', group: 'prod', status: 'online' },
     ]);
     const id = gh.runner('MacM1-1')?.id;
-    const { agent, journal } = githubAgent(gh);
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent, journal } = await preflightedAgent(gh);
     const start = gh.state().requests.length;
     assert.deepEqual(await agent.prepare('MacM1-1'), { ok: true });
     assert.equal(gh.runner('MacM1-1')?.groupName, 'prod');
@@ -288,9 +274,7 @@ void describe('GitHubActionsAgent prepare: name conflicts', () => {
 void describe('GitHubActionsAgent onTerminate and cordon', () => {
   void it('onTerminate deletes the runner and leaves a busy one to the sweep', async (t) => {
     const gh = await fakeGitHub(t);
-    const { agent, journal } = githubAgent(gh);
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent, journal } = await preflightedAgent(gh);
     await register(gh, [
       { name: 'MacM1-4', group: 'prod' },
       { name: 'MacM1-5', group: 'prod', status: 'online', busy: true },
@@ -322,9 +306,7 @@ void describe('GitHubActionsAgent onTerminate and cordon', () => {
       allowsPublicRepositories: false,
     });
     await register(gh, [{ name: 'MacM1-8', group: 'other' }]);
-    const { agent, journal } = githubAgent(gh);
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent, journal } = await preflightedAgent(gh);
     await agent.onTerminate('MacM1-8');
     assert.ok(gh.runner('MacM1-8') !== undefined, 'not ours: left alone');
     assert.deepEqual(journal.events, []);
@@ -332,14 +314,10 @@ void describe('GitHubActionsAgent onTerminate and cordon', () => {
 
   void it('cordon moves the runner into <group>-draining once', async (t) => {
     const gh = await fakeGitHub(t);
-    const setup = githubAgent(gh);
-    await setup.agent.checkSecret();
-    await setup.agent.preflight();
+    await preflightedAgent(gh);
     await register(gh, [{ name: 'MacM1-6', group: 'prod', status: 'online' }]);
     assert.equal(gh.runnerCanReceiveJobs('MacM1-6'), true);
-    const { agent } = githubAgent(gh);
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent } = await preflightedAgent(gh);
     const start = gh.state().requests.length;
     assert.equal(await agent.cordon('MacM1-6'), true);
     assert.equal(gh.runner('MacM1-6')?.groupName, 'prod-draining');
@@ -351,9 +329,7 @@ void describe('GitHubActionsAgent onTerminate and cordon', () => {
     assert.equal(puts[0]?.method, 'PUT');
     assert.match(puts[0]?.path ?? '', /\/actions\/runner-groups\/[0-9]+\/runners\/[0-9]+$/);
     // the next run sees it in quarantine already
-    const next = githubAgent(gh);
-    await next.agent.checkSecret();
-    await next.agent.preflight();
+    const next = await preflightedAgent(gh);
     assert.equal(await next.agent.cordon('MacM1-6'), false);
     assert.equal(orgWrites(gh, start).length, 1);
   });
@@ -364,9 +340,7 @@ void describe('GitHubActionsAgent sweep: two phases across runs', () => {
     const gh = await fakeGitHub(t);
     const dir = mkdtempSync(join(tmpdir(), 'pw-pool-sweep-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const setup = githubAgent(gh);
-    await setup.agent.checkSecret();
-    await setup.agent.preflight();
+    await preflightedAgent(gh);
     await operator(gh).ensureRunnerGroup('other', {
       visibility: 'all',
       allowsPublicRepositories: false,
@@ -385,9 +359,7 @@ void describe('GitHubActionsAgent sweep: two phases across runs', () => {
     ]);
 
     // Run 1
-    const run1 = githubAgent(gh, { store: new StateDir(dir) });
-    await run1.agent.checkSecret();
-    await run1.agent.preflight();
+    const run1 = await preflightedAgent(gh, { store: new StateDir(dir) });
     let start = gh.state().requests.length;
     const r1 = await run1.agent.sweep(new Set(['MacM1-17']), T0);
     assert.deepEqual(
@@ -413,9 +385,7 @@ void describe('GitHubActionsAgent sweep: two phases across runs', () => {
     gh.setRunnerStatus('MacM1-11', 'online');
 
     // Run 2: a new agent, the same state directory
-    const run2 = githubAgent(gh, { store: new StateDir(dir) });
-    await run2.agent.checkSecret();
-    await run2.agent.preflight();
+    const run2 = await preflightedAgent(gh, { store: new StateDir(dir) });
     start = gh.state().requests.length;
     const r2 = await run2.agent.sweep(new Set(['MacM1-12', 'MacM1-17']), T0 + 600);
     assert.deepEqual([...r2.deleted], ['MacM1-10', 'MacM1-13', 'MacM1-14']);
@@ -461,9 +431,7 @@ void describe('GitHubActionsAgent sweep: two phases across runs', () => {
     const gh = await fakeGitHub(t);
     const dir = mkdtempSync(join(tmpdir(), 'pw-pool-sweep-'));
     t.after(() => rmSync(dir, { recursive: true, force: true }));
-    const setup = githubAgent(gh);
-    await setup.agent.checkSecret();
-    await setup.agent.preflight();
+    await preflightedAgent(gh);
     await register(gh, [{ name: 'MacM1-1', group: 'prod' }]);
     const id = gh.runner('MacM1-1')?.id ?? -1;
     const run = async (nowS: number) => {
@@ -509,9 +477,7 @@ void describe('GitHubActionsAgent dry run', () => {
     const groupsBefore = JSON.stringify(gh.state().groups);
     const runnersBefore = JSON.stringify(gh.state().runners);
     const store = new StateDir(dir);
-    const { agent, journal } = githubAgent(gh, { dryRun: true, store });
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent, journal } = await preflightedAgent(gh, { dryRun: true, store });
     assert.equal(group(gh, 'prod'), undefined, 'the group is not created');
     assert.equal(group(gh, 'prod-draining'), undefined);
     assert.deepEqual(await agent.prepare('MacM1-1'), { ok: true });
@@ -529,18 +495,14 @@ void describe('GitHubActionsAgent dry run', () => {
 
   void it('with existing groups: cordon and a quarantined runner move nothing', async (t) => {
     const gh = await fakeGitHub(t);
-    const setup = githubAgent(gh);
-    await setup.agent.checkSecret();
-    await setup.agent.preflight();
+    await preflightedAgent(gh);
     await register(gh, [
       { name: 'MacM1-1', group: 'prod', status: 'online' },
       { name: 'MacM1-2', group: 'prod-draining' },
     ]);
     const start = gh.state().requests.length;
     const runnersBefore = JSON.stringify(gh.state().runners);
-    const { agent } = githubAgent(gh, { dryRun: true });
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent } = await preflightedAgent(gh, { dryRun: true });
     assert.equal(await agent.cordon('MacM1-1'), true, 'reports what a real run would do');
     assert.deepEqual(await agent.prepare('MacM1-2'), { ok: true });
     assert.deepEqual(orgWrites(gh, start), []);
@@ -643,9 +605,7 @@ void describe('GitHubActionsAgent secrets', () => {
   void it('no personal token in the log (token auth)', async (t) => {
     const pat = fakePat();
     const gh = await fakeGitHub(t, { personalTokens: [pat] });
-    const { agent, lines } = githubAgent(gh, { auth: { kind: 'token', token: pat } });
-    await agent.checkSecret();
-    await agent.preflight();
+    const { agent, lines } = await preflightedAgent(gh, { auth: { kind: 'token', token: pat } });
     const token = await agent.secretFor('MacM1-1');
     gh.faults.add({ kind: '5xx', path: '/actions/runner-groups' });
     await assert.rejects(agent.sweep(new Set(), T0));

@@ -106,3 +106,14 @@ export function githubAgent(
   });
   return { agent, lines, journal, store, installationTokens };
 }
+
+/** githubAgent, after `checkSecret` and `preflight` (what every setup run does first). */
+export async function preflightedAgent(
+  gh: FakeGitHub,
+  over: Partial<GitHubActionsOptions> & { auth?: GitHubAuth } = {},
+): Promise<AgentRig> {
+  const rig = githubAgent(gh, over);
+  await rig.agent.checkSecret();
+  await rig.agent.preflight();
+  return rig;
+}
