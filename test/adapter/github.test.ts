@@ -8,6 +8,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import type { TestContext } from 'node:test';
 import {
   classifyGitHubError,
   createGitHubRunners,
@@ -254,32 +255,10 @@ void describe('OctokitGitHub against the fake GitHub', () => {
     assert.ok(reqs.slice(1).every((r) => r.status === 200));
   });
 
-  void it('App auth works against a simulated clock 2 h ahead (skew corrected from Date)', async (t) => {
-    const ahead = await startFakeGitHub({
-      org: ORG,
-      appId: APP_ID,
-      nowMs: () => Date.now() + 2 * 3600_000,
-    });
-    t.after(() => ahead.close());
-    const { log } = memoryLogger();
-    const client = new OctokitGitHub({
-      org: ORG,
-      apiUrl: ahead.apiUrl,
-      auth: {
-        kind: 'app',
-        appId: APP_ID,
-        privateKey: ahead.appPrivateKeyPem,
-        installationId: ahead.installationId,
-      },
-      log,
-      ...FAST,
-    });
-    const groups = await client.listRunnerGroups();
-    assert.ok(groups.some((g) => g.isDefault));
-  });
-
-  void it('signs App JWTs on the given clock: no 401 and no skew warning against a clock 2 h ahead', async (t) => {
-    const aheadMs = () => Date.now() + 2 * 3600_000;
+  /** A clock 2 h ahead of this machine's. */
+  const aheadMs = () => Date.now() + 2 * 3600_000;
+  /** A fake GitHub on that clock, and an App client for it. */
+  const aheadByTwoHours = async (t: TestContext, extra: Partial<OctokitGitHubOptions> = {}) => {
     const ahead = await startFakeGitHub({ org: ORG, appId: APP_ID, nowMs: aheadMs });
     t.after(() => ahead.close());
     const { log, records } = memoryLogger();
@@ -294,8 +273,20 @@ void describe('OctokitGitHub against the fake GitHub', () => {
       },
       log,
       ...FAST,
-      nowS: () => Promise.resolve(Math.floor(aheadMs() / 1000)),
+      ...extra,
     });
+    return { ahead, client, records };
+  };
+
+  void it('App auth works against a simulated clock 2 h ahead (skew corrected from Date)', async (t) => {
+    const { client } = await aheadByTwoHours(t);
+    const groups = await client.listRunnerGroups();
+    assert.ok(groups.some((g) => g.isDefault));
+  });
+
+  void it('signs App JWTs on the given clock: no 401 and no skew warning against a clock 2 h ahead', async (t) => {
+    const nowS = () => Promise.resolve(Math.floor(aheadMs() / 1000));
+    const { ahead, client, records } = await aheadByTwoHours(t, { nowS });
     await client.listRunnerGroups();
     const statuses = ahead.state().requests.map((r) => `${r.method} ${r.path} ${r.status}`);
     assert.ok(
