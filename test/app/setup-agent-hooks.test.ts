@@ -19,7 +19,7 @@ import {
   RecordingOutput,
   memoryLogger,
 } from '../helpers/fakes.js';
-import { dhFor, poolInstance, testSettings } from '../helpers/setup-fixtures.js';
+import { poolInstance, seedPool, testSettings } from '../helpers/setup-fixtures.js';
 
 const NOW_S = Date.parse('2024-08-06T15:00:00Z') / 1000;
 const DRAIN_S = 7200;
@@ -91,10 +91,7 @@ describe('setupInstances and the agent hooks', () => {
       { nowS: NOW_S, force: false, dryRun },
     );
   const status = () => store.files.get('pw_status.txt') ?? '';
-  const setPool = (instances: InstanceView[]) => {
-    ec2.instances = instances;
-    store.files.set('dh_status.txt', dhFor(instances));
-  };
+  const setPool = (instances: InstanceView[]) => seedPool(ec2, store, instances);
 
   beforeEach(() => {
     ec2 = new FakeEc2(new FakeClock(NOW_S * 1000));

@@ -18,7 +18,7 @@ import {
   awsError,
   memoryLogger,
 } from '../helpers/fakes.js';
-import { dhFor, poolInstance, testSettings } from '../helpers/setup-fixtures.js';
+import { poolInstance, seedPool, testSettings } from '../helpers/setup-fixtures.js';
 
 const NOW_S = Date.parse('2024-08-06T15:00:00Z') / 1000;
 const TOKEN = 'cirrus-pool-token-0123456789';
@@ -62,10 +62,7 @@ describe('setupInstances (app, fakes)', () => {
       { nowS: NOW_S, force: opts.force ?? false, dryRun: opts.dryRun ?? false },
     );
   const status = () => store.files.get('pw_status.txt') ?? '';
-  const setPool = (instances: InstanceView[]) => {
-    ec2.instances = instances;
-    store.files.set('dh_status.txt', dhFor(instances));
-  };
+  const setPool = (instances: InstanceView[]) => seedPool(ec2, store, instances);
 
   beforeEach(() => {
     ec2 = new FakeEc2(new FakeClock(NOW_S * 1000));

@@ -4,6 +4,7 @@ import type { CiAgent } from '../../src/pw-lib/agents/types.js';
 import type { SetupSettings } from '../../src/pw-lib/app/setup-instances.js';
 import type { SetupPolicy } from '../../src/pw-lib/core/setup-plan.js';
 import type { InstanceView } from '../../src/pw-lib/ports.js';
+import type { FakeEc2, MemoryStore } from './fakes.js';
 
 export const CIRRUS_TEXTS = {
   listener: 'Cirrus worker listener',
@@ -60,4 +61,10 @@ export function dhFor(instances: readonly InstanceView[]): string {
   return `# LaunchInstances.sh run 2024-08-06T14:00:00+00:00\n#\n${instances
     .map((i) => `${i.tags.Name} ${i.instanceId} 2024-08-06T12:00:00+00:00`)
     .join('\n')}\n`;
+}
+
+/** These instances are the pool: in EC2, and listed in dh_status.txt. */
+export function seedPool(ec2: FakeEc2, store: MemoryStore, instances: InstanceView[]): void {
+  ec2.instances = instances;
+  store.files.set('dh_status.txt', dhFor(instances));
 }
