@@ -1145,15 +1145,19 @@ export class SimMac {
 
   /**
    * Whether a new job reaches the listener. A github-actions runner with a fake GitHub gets one
-   * exactly when GitHub routes jobs to it (#routed): the real runner knows nothing of pw-pool's
+   * exactly when GitHub routes jobs to it: the real runner knows nothing of pw-pool's
    * drain marker, so only the cordon (a move to the quarantine group) keeps new jobs away.
    * Otherwise new work stops while a drain is under way.
    */
   #accepting(): boolean {
-    if (this.#routedByGitHub()) return this.#routed();
-    return !this.#draining() && this.#routed();
+    const agent = this.#listener?.agent;
+    if (agent !== undefined && this.#routedByGitHub()) {
+      return this.#ctx.github?.runnerCanReceiveJobs(agent.name) === true;
+    }
+    return !this.#draining();
   }
 
+  /** A github-actions runner with a fake GitHub: GitHub alone decides which jobs reach it. */
   #routedByGitHub(): boolean {
     const agent = this.#listener?.agent;
     return agent?.kind === 'github-actions' && this.#ctx.github !== undefined;
@@ -1161,15 +1165,6 @@ export class SimMac {
 
   #draining(): boolean {
     return this.fs.get(DRAIN_STARTED) !== undefined || this.#sup?.mode === 'draining';
-  }
-
-  /** GitHub would give the runner a job: it exists there, is online and its group receives
-   *  jobs (not the quarantine group). Always true without a fake GitHub, and for cirrus. */
-  #routed(): boolean {
-    const agent = this.#listener?.agent;
-    const github = this.#ctx.github;
-    if (agent === undefined || agent.kind !== 'github-actions' || github === undefined) return true;
-    return github.runnerCanReceiveJobs(agent.name);
   }
 
   #scheduleNextTask(nowMs: number): void {
